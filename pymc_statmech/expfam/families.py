@@ -1,0 +1,785 @@
+r"""The canonical exponential families, one declaration each.
+
+Each declaration states only what cannot be derived (see :mod:`pymc_statmech.expfam.family`):
+statistics :math:`T`, log-partition :math:`A`, log base measure :math:`\log h`, natural domain,
+support, :math:`E[\log h]` and, where closed, the mean-to-natural map. The natural parameter
+order follows the project's public contract (``DESIGN.md``).
+
+References
+----------
+.. [1] Nielsen, F. and Garcia, V. (2009). Statistical exponential families: a digest with flash
+   cards. arXiv:0911.4863.
+.. [2] Wainwright, M. J. and Jordan, M. I. (2008). Graphical Models, Exponential Families, and
+   Variational Inference, ch. 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import multigammaln
+from pytensor.tensor.random.basic import (
+    beta as beta_rv,
+)
+from pytensor.tensor.random.basic import (
+    binomial as binomial_rv,
+)
+from pytensor.tensor.random.basic import (
+    categorical as categorical_rv,
+)
+from pytensor.tensor.random.basic import (
+    dirichlet as dirichlet_rv,
+)
+from pytensor.tensor.random.basic import (
+    gamma as gamma_rv,
+)
+from pytensor.tensor.random.basic import (
+    multinomial as multinomial_rv,
+)
+from pytensor.tensor.random.basic import (
+    negative_binomial as negative_binomial_rv,
+)
+from pytensor.tensor.random.basic import (
+    normal as normal_rv,
+)
+from pytensor.tensor.random.basic import (
+    poisson as poisson_rv,
+)
+from pytensor.tensor.random.basic import (
+    uniform as uniform_rv,
+)
+from pytensor.tensor.random.basic import (
+    vonmises as vonmises_rv,
+)
+from pytensor.tensor.random.basic import (
+    wald as wald_rv,
+)
+
+from pymc_statmech.expfam.family import Family, count_series_expectation
+
+__all__ = [
+    "bernoulli",
+    "beta",
+    "binomial",
+    "categorical",
+    "dirichlet",
+    "exponential",
+    "gamma",
+    "geometric",
+    "inverse_gamma",
+    "inverse_gaussian",
+    "lognormal",
+    "multinomial",
+    "mvnormal",
+    "negative_binomial",
+    "normal",
+    "poisson",
+    "von_mises",
+    "wishart",
+]
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _rv(op, rng, size, *params):
+    return op(*params, size=size, rng=rng, return_next_rng=True)
+
+
+def _nonneg_int(x):
+    return (x >= 0) & pt.eq(x, pt.floor(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Discrete, scalar natural parameter, T(x) = x
+# ---------------------------------------------------------------------------------------------
+bernoulli = Family(
+    name="Bernoulli",
+    statistics=lambda x: x,
+    log_partition=lambda eta: pt.softplus(eta),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(pt.isfinite(eta), "eta = logit(p) finite")],
+    in_support=lambda x: pt.eq(x, 0) | pt.eq(x, 1),
+    support="x in {0, 1}",
+    discrete=True,
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda mu: pt.logit(mu),
+    sampler=lambda rng, size, eta: _rv(
+        binomial_rv, rng, size, pt.ones_like(eta, dtype="int64"), pt.sigmoid(eta)
+    ),
+    point=lambda eta: pt.cast(eta >= 0, "int64"),
+    builtin=lambda eta: pm.Bernoulli.dist(logit_p=eta),
+    reference="p(x) = exp(eta x - log(1 + e^eta))",
+)
+
+
+def _binomial_log_h(x, n):
+    return pt.gammaln(n + 1) - pt.gammaln(x + 1) - pt.gammaln(n - x + 1)
+
+
+binomial = Family(
+    name="Binomial",
+    statistics=lambda x, n: x,
+    log_partition=lambda eta, n: n * pt.softplus(eta),
+    log_base_measure=lambda x, n: _binomial_log_h(pt.clip(x, 0, n), n),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta, n: [
+        (pt.isfinite(eta), "eta = logit(p) finite"),
+        (_nonneg_int(n), "n in {0, 1, 2, ...}"),
+    ],
+    in_support=lambda x, n: _nonneg_int(x) & (x <= n),
+    support="x in {0, 1, ..., n}",
+    discrete=True,
+    fixed=("n",),
+    support_upper=lambda n: pt.as_tensor_variable(n, dtype="float64"),
+    expected_log_base_measure=lambda eta, n: count_series_expectation(
+        binomial, lambda k: _binomial_log_h(k, pt.as_tensor_variable(n)[..., None]), eta, n=n
+    ),
+    natural_from_mean_closed=lambda mu, n: pt.logit(mu / n),
+    sampler=lambda rng, size, eta, n: _rv(binomial_rv, rng, size, n, pt.sigmoid(eta)),
+    point=lambda eta, n: pt.cast(pt.floor(n * pt.sigmoid(eta)), "int64"),
+    builtin=lambda eta, n: pm.Binomial.dist(n=n, logit_p=eta),
+)
+
+poisson = Family(
+    name="Poisson",
+    statistics=lambda x: x,
+    log_partition=lambda eta: pt.exp(eta),
+    log_base_measure=lambda x: -pt.gammaln(pt.maximum(x, 0) + 1),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(pt.isfinite(eta), "eta = log(rate) finite")],
+    in_support=_nonneg_int,
+    support="x in {0, 1, 2, ...}",
+    discrete=True,
+    expected_log_base_measure=lambda eta: -count_series_expectation(
+        poisson, lambda k: pt.gammaln(k + 1), eta
+    ),
+    natural_from_mean_closed=lambda mu: pt.log(mu),
+    sampler=lambda rng, size, eta: _rv(poisson_rv, rng, size, pt.exp(eta)),
+    point=lambda eta: pt.cast(pt.floor(pt.exp(eta)), "int64"),
+    builtin=lambda eta: pm.Poisson.dist(mu=pt.exp(eta)),
+)
+
+geometric = Family(
+    name="Geometric",
+    statistics=lambda x: x,
+    log_partition=lambda eta: -pt.log1mexp(eta),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(eta < 0, "eta = log(1 - p) < 0")],
+    in_support=_nonneg_int,
+    support="x in {0, 1, 2, ...} (failures before the first success)",
+    discrete=True,
+    natural_upper=0.0,
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda mu: pt.log(mu / (1 + mu)),
+    # Failures before the first success by inversion: floor(log U / log(1 - p)).
+    sampler=lambda rng, size, eta: _geometric_draw(rng, size, eta),
+    point=lambda eta: pt.cast(pt.floor(pt.exp(eta - pt.log1mexp(eta))), "int64"),
+    builtin=None,
+)
+
+
+def _geometric_draw(rng, size, eta):
+    next_rng, u = _rv(uniform_rv, rng, size, 0.0, 1.0)
+    return next_rng, pt.cast(pt.floor(pt.log1p(-u) / eta), "int64")
+
+
+def _negbin_log_h(x, r):
+    return pt.gammaln(x + r) - pt.gammaln(r) - pt.gammaln(x + 1)
+
+
+negative_binomial = Family(
+    name="NegativeBinomial",
+    statistics=lambda x, r: x,
+    log_partition=lambda eta, r: -r * pt.log1mexp(eta),
+    log_base_measure=lambda x, r: _negbin_log_h(pt.maximum(x, 0), r),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta, r: [
+        (eta < 0, "eta = log(1 - p) < 0"),
+        (r > 0, "r > 0"),
+    ],
+    in_support=lambda x, r: _nonneg_int(x),
+    support="x in {0, 1, 2, ...} (failures before the r-th success)",
+    discrete=True,
+    fixed=("r",),
+    natural_upper=0.0,
+    expected_log_base_measure=lambda eta, r: count_series_expectation(
+        negative_binomial,
+        lambda k: _negbin_log_h(k, pt.as_tensor_variable(r)[..., None]),
+        eta,
+        r=r,
+    ),
+    natural_from_mean_closed=lambda mu, r: pt.log(mu / (r + mu)),
+    sampler=lambda rng, size, eta, r: _rv(negative_binomial_rv, rng, size, r, -pt.expm1(eta)),
+    point=lambda eta, r: pt.cast(pt.floor(r * pt.exp(eta - pt.log1mexp(eta))), "int64"),
+    builtin=lambda eta, r: pm.NegativeBinomial.dist(n=r, p=-pt.expm1(eta)),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Discrete, vector natural parameter
+# ---------------------------------------------------------------------------------------------
+def _take_last(eta, x):
+    # <eta, onehot(x)> = eta[x]; out-of-range x is masked by in_support.
+    k = eta.shape[-1]
+    idx = pt.clip(pt.cast(x, "int64"), 0, k - 1)
+    eta_b, idx_b = pt.broadcast_arrays(eta, pt.shape_padright(idx, 1))
+    return pt.take_along_axis(eta_b, idx_b[..., :1], axis=-1)[..., 0]
+
+
+categorical = Family(
+    name="Categorical",
+    statistics=None,
+    dot_statistics=lambda eta, x: _take_last(eta, x),
+    log_partition=lambda eta: pt.logsumexp(eta, axis=-1),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(pt.all(pt.isfinite(eta), axis=-1), "eta: K finite logits")],
+    in_support=_nonneg_int,
+    support="x in {0, 1, ..., K - 1}",
+    discrete=True,
+    expected_log_base_measure=lambda eta: pt.zeros(eta.shape[:-1]),
+    natural_from_mean_closed=lambda mu: pt.log(mu),
+    sampler=lambda rng, size, eta: _rv(categorical_rv, rng, size, pt.softmax(eta, axis=-1)),
+    point=lambda eta: pt.argmax(eta, axis=-1),
+    builtin=lambda eta: pm.Categorical.dist(logit_p=eta),
+)
+
+
+def _multinomial_log_h(x, n):
+    return pt.gammaln(n + 1) - pt.sum(pt.gammaln(x + 1), axis=-1)
+
+
+def _multinomial_expected_log_h(eta, n):
+    # Each count is marginally Binomial(n, p_i) with logit(p_i) = eta_i - logsumexp(eta_{-i}).
+    n = pt.as_tensor_variable(n)
+    log_p = pt.special.log_softmax(eta, axis=-1)
+    logit = log_p - pt.log1mexp(pt.minimum(log_p, -1e-300))
+    n_b = pt.shape_padright(n, 1)
+    e_log_fact = count_series_expectation(
+        binomial, lambda k: pt.gammaln(k + 1), logit, n=n_b
+    )
+    return pt.gammaln(n + 1) - pt.sum(e_log_fact, axis=-1)
+
+
+multinomial = Family(
+    name="Multinomial",
+    statistics=lambda x, n: x,
+    log_partition=lambda eta, n: n * pt.logsumexp(eta, axis=-1),
+    log_base_measure=lambda x, n: _multinomial_log_h(pt.maximum(x, 0), n),
+    natural_ndims=(1,),
+    value_ndim=1,
+    natural_domain=lambda eta, n: [
+        (pt.all(pt.isfinite(eta), axis=-1), "eta: K finite logits"),
+        (_nonneg_int(n), "n in {0, 1, 2, ...}"),
+    ],
+    in_support=lambda x, n: pt.all(_nonneg_int(x), axis=-1) & pt.eq(pt.sum(x, axis=-1), n),
+    support="x in {0, 1, ...}^K with sum(x) = n",
+    discrete=True,
+    fixed=("n",),
+    expected_log_base_measure=_multinomial_expected_log_h,
+    natural_from_mean_closed=lambda mu, n: pt.log(mu / pt.shape_padright(n, 1)),
+    sampler=lambda rng, size, eta, n: _rv(multinomial_rv, rng, size, n, pt.softmax(eta, axis=-1)),
+    point=lambda eta, n: _multinomial_point(eta, n),
+    builtin=None,
+)
+
+
+def _multinomial_point(eta, n):
+    # Floor of the mean, with the remainder added to the most probable category.
+    p = pt.softmax(eta, axis=-1)
+    n = pt.shape_padright(pt.as_tensor_variable(n), 1)
+    base = pt.floor(n * p)
+    rest = n[..., 0] - pt.sum(base, axis=-1)
+    top = pt.eq(pt.arange(eta.shape[-1]), pt.shape_padright(pt.argmax(p, axis=-1), 1))
+    return pt.cast(base + top * pt.shape_padright(rest, 1), "int64")
+
+
+# ---------------------------------------------------------------------------------------------
+# Continuous, scalar natural parameter
+# ---------------------------------------------------------------------------------------------
+exponential = Family(
+    name="Exponential",
+    statistics=lambda x: x,
+    log_partition=lambda eta: -pt.log(-eta),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(eta < 0, "eta = -rate < 0")],
+    in_support=lambda x: x >= 0,
+    support="x >= 0",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda mu: -1.0 / mu,
+    sampler=lambda rng, size, eta: _exponential_draw(rng, size, eta),
+    point=lambda eta: -1.0 / eta,
+    builtin=lambda eta: pm.Exponential.dist(lam=-eta),
+)
+
+
+def _exponential_draw(rng, size, eta):
+    next_rng, u = _rv(uniform_rv, rng, size, 0.0, 1.0)
+    return next_rng, pt.log1p(-u) / eta
+
+
+# ---------------------------------------------------------------------------------------------
+# Continuous, vector natural parameter
+# ---------------------------------------------------------------------------------------------
+def _normal_A(eta):
+    e1, e2 = eta[..., 0], eta[..., 1]
+    return -(e1**2) / (4 * e2) - 0.5 * pt.log(-2 * e2)
+
+
+def _normal_moments(eta):
+    e1, e2 = eta[..., 0], eta[..., 1]
+    return -e1 / (2 * e2), pt.sqrt(-1 / (2 * e2))
+
+
+def _gaussian_natural(mu):
+    m, m2 = mu[..., 0], mu[..., 1]
+    var = m2 - m**2
+    return pt.stack([m / var, -1 / (2 * var)], axis=-1)
+
+
+def _squares(x):
+    return pt.stack([x, x**2], axis=-1)
+
+
+normal = Family(
+    name="Normal",
+    statistics=_squares,
+    log_partition=_normal_A,
+    log_base_measure=lambda x: pt.full_like(x, -0.5 * LOG_2PI, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [
+        (pt.isfinite(eta[..., 0]), "eta[0] = mu / sigma^2 finite"),
+        (eta[..., 1] < 0, "eta[1] = -1 / (2 sigma^2) < 0"),
+    ],
+    in_support=lambda x: pt.isfinite(x),
+    support="x real",
+    expected_log_base_measure=lambda eta: pt.full_like(eta[..., 0], -0.5 * LOG_2PI),
+    natural_from_mean_closed=_gaussian_natural,
+    sampler=lambda rng, size, eta: _rv(normal_rv, rng, size, *_normal_moments(eta)),
+    point=lambda eta: _normal_moments(eta)[0],
+    builtin=lambda eta: pm.Normal.dist(*_normal_moments(eta)),
+)
+
+
+def _lognormal_draw(rng, size, eta):
+    next_rng, z = _rv(normal_rv, rng, size, *_normal_moments(eta))
+    return next_rng, pt.exp(z)
+
+
+def _safe_log(x):
+    return pt.log(pt.switch(x > 0, x, 1.0))
+
+
+lognormal = Family(
+    name="LogNormal",
+    statistics=lambda x: _squares(_safe_log(x)),
+    log_partition=_normal_A,
+    log_base_measure=lambda x: -0.5 * LOG_2PI - _safe_log(x),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=normal.natural_domain,
+    in_support=lambda x: x > 0,
+    support="x > 0",
+    expected_log_base_measure=lambda eta: -0.5 * LOG_2PI - _normal_moments(eta)[0],
+    natural_from_mean_closed=_gaussian_natural,
+    sampler=_lognormal_draw,
+    point=lambda eta: pt.exp(_normal_moments(eta)[0]),
+    builtin=lambda eta: pm.LogNormal.dist(*_normal_moments(eta)),
+)
+
+
+def _gamma_params(eta):
+    return eta[..., 0] + 1, -eta[..., 1]
+
+
+def _gamma_draw(rng, size, eta):
+    alpha, beta = _gamma_params(eta)
+    return _rv(gamma_rv, rng, size, alpha, 1.0 / beta)
+
+
+gamma = Family(
+    name="Gamma",
+    statistics=lambda x: pt.stack([_safe_log(x), x], axis=-1),
+    log_partition=lambda eta: pt.gammaln(eta[..., 0] + 1) - (eta[..., 0] + 1) * pt.log(-eta[..., 1]),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [
+        (eta[..., 0] > -1, "eta[0] = alpha - 1 > -1"),
+        (eta[..., 1] < 0, "eta[1] = -beta < 0"),
+    ],
+    in_support=lambda x: x > 0,
+    support="x > 0",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    # Minka's start for the shape: alpha ~ 0.5 / (log E[x] - E[log x]).
+    initial_natural=lambda mu: _gamma_start(mu),
+    sampler=_gamma_draw,
+    # The mode (alpha - 1) / beta when alpha > 1, else the mean alpha / beta.
+    point=lambda eta: pt.switch(eta[..., 0] > 0, eta[..., 0], eta[..., 0] + 1) / -eta[..., 1],
+    builtin=lambda eta: pm.Gamma.dist(*_gamma_params(eta)),
+)
+
+
+def _gamma_start(mu):
+    gap = pt.maximum(pt.log(mu[..., 1]) - mu[..., 0], 1e-12)
+    alpha = 0.5 / gap
+    return pt.stack([alpha - 1, -alpha / mu[..., 1]], axis=-1)
+
+
+def _inverse_gamma_params(eta):
+    return -eta[..., 0] - 1, -eta[..., 1]
+
+
+def _inverse_gamma_draw(rng, size, eta):
+    alpha, beta = _inverse_gamma_params(eta)
+    next_rng, g = _rv(gamma_rv, rng, size, alpha, 1.0)
+    return next_rng, beta / g
+
+
+inverse_gamma = Family(
+    name="InverseGamma",
+    statistics=lambda x: pt.stack([_safe_log(x), 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
+    log_partition=lambda eta: pt.gammaln(-eta[..., 0] - 1)
+    - (-eta[..., 0] - 1) * pt.log(-eta[..., 1]),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [
+        (eta[..., 0] < -1, "eta[0] = -alpha - 1 < -1"),
+        (eta[..., 1] < 0, "eta[1] = -beta < 0"),
+    ],
+    in_support=lambda x: x > 0,
+    support="x > 0",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    initial_natural=lambda mu: _inverse_gamma_start(mu),
+    sampler=_inverse_gamma_draw,
+    point=lambda eta: -eta[..., 1] / (-eta[..., 0]),  # the mode beta / (alpha + 1)
+    builtin=lambda eta: pm.InverseGamma.dist(*_inverse_gamma_params(eta)),
+)
+
+
+def _inverse_gamma_start(mu):
+    # 1/x is Gamma(alpha, beta): reuse the gamma start on (E[log 1/x], E[1/x]).
+    g = _gamma_start(pt.stack([-mu[..., 0], mu[..., 1]], axis=-1))
+    return pt.stack([-(g[..., 0] + 1) - 1, g[..., 1]], axis=-1)
+
+
+def _beta_A(eta):
+    a, b = eta[..., 0] + 1, eta[..., 1] + 1
+    return pt.gammaln(a) + pt.gammaln(b) - pt.gammaln(a + b)
+
+
+def _beta_draw(rng, size, eta):
+    return _rv(beta_rv, rng, size, eta[..., 0] + 1, eta[..., 1] + 1)
+
+
+def _beta_start(mu):
+    # Moment-free start from E[log x], E[log(1-x)]: a / (a + b) ~ exp(E log x), a + b ~ 2.
+    m = pt.exp(mu[..., 0]) / (pt.exp(mu[..., 0]) + pt.exp(mu[..., 1]))
+    return pt.stack([2 * m - 1, 2 * (1 - m) - 1], axis=-1)
+
+
+beta = Family(
+    name="Beta",
+    statistics=lambda x: pt.stack([_safe_log(x), _safe_log(1 - x)], axis=-1),
+    log_partition=_beta_A,
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [
+        (eta[..., 0] > -1, "eta[0] = alpha - 1 > -1"),
+        (eta[..., 1] > -1, "eta[1] = beta - 1 > -1"),
+    ],
+    in_support=lambda x: (x > 0) & (x < 1),
+    support="0 < x < 1",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    initial_natural=_beta_start,
+    sampler=_beta_draw,
+    point=lambda eta: (eta[..., 0] + 1) / (eta[..., 0] + eta[..., 1] + 2),
+    builtin=lambda eta: pm.Beta.dist(eta[..., 0] + 1, eta[..., 1] + 1),
+)
+
+
+def _dirichlet_A(eta):
+    alpha = eta + 1
+    return pt.sum(pt.gammaln(alpha), axis=-1) - pt.gammaln(pt.sum(alpha, axis=-1))
+
+
+dirichlet = Family(
+    name="Dirichlet",
+    statistics=lambda x: _safe_log(x),
+    log_partition=_dirichlet_A,
+    log_base_measure=lambda x: pt.zeros_like(x[..., 0], dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=1,
+    natural_domain=lambda eta: [(pt.all(eta > -1, axis=-1), "eta = alpha - 1 > -1")],
+    in_support=lambda x: pt.all(x > 0, axis=-1) & (pt.abs(pt.sum(x, axis=-1) - 1) < 1e-9),
+    support="x in the open simplex",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    initial_natural=lambda mu: _dirichlet_start(mu),
+    sampler=lambda rng, size, eta: _rv(dirichlet_rv, rng, size, eta + 1),
+    point=lambda eta: (eta + 1) / pt.sum(eta + 1, axis=-1, keepdims=True),
+    builtin=lambda eta: pm.Dirichlet.dist(eta + 1),
+)
+
+
+def _dirichlet_start(mu):
+    # Proportions from exp(E[log x]); total concentration K (every alpha_i near 1).
+    share = pt.softmax(mu, axis=-1)
+    return share * pt.cast(mu.shape[-1], "float64") - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Von Mises and inverse Gaussian
+# ---------------------------------------------------------------------------------------------
+_VM_SMALL = 1e-8
+
+
+def _von_mises_A(eta):
+    # A = log(2 pi I0(kappa)) with kappa = |eta|; an even series in kappa near 0 keeps every
+    # derivative finite at eta = 0 (the uniform distribution).
+    s = pt.sum(eta**2, axis=-1)
+    small = s < _VM_SMALL
+    kappa = pt.sqrt(pt.switch(small, 1.0, s))
+    large = pt.log(pt.ive(0, kappa)) + kappa
+    series = s / 4 - s**2 / 64
+    return LOG_2PI + pt.switch(small, series, large)
+
+
+def _von_mises_params(eta):
+    return pt.arctan2(eta[..., 1], eta[..., 0]), pt.sqrt(pt.sum(eta**2, axis=-1))
+
+
+von_mises = Family(
+    name="VonMises",
+    statistics=lambda x: pt.stack([pt.cos(x), pt.sin(x)], axis=-1),
+    log_partition=_von_mises_A,
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [(pt.all(pt.isfinite(eta), axis=-1), "eta in R^2")],
+    in_support=lambda x: (x >= -np.pi) & (x <= np.pi),
+    support="-pi <= x <= pi",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    initial_natural=lambda mu: mu * 2.0,
+    sampler=lambda rng, size, eta: _rv(vonmises_rv, rng, size, *_von_mises_params(eta)),
+    point=lambda eta: _von_mises_params(eta)[0],
+    builtin=lambda eta: pm.VonMises.dist(*_von_mises_params(eta)),
+)
+
+
+def exp_e1(z):
+    r""":math:`e^z E_1(z)` for :math:`z > 0`, to float64 accuracy, from PyTensor ops.
+
+    Power series :math:`E_1(z) = -\gamma - \log z - \sum_{k\ge1} (-z)^k / (k\,k!)` for
+    :math:`z < 1` (30 terms), and the Euler continued fraction
+    :math:`e^z E_1(z) = 1/(z + 1 - 1/(z + 3 - 4/(z + 5 - \dots)))` evaluated backwards
+    (80 levels) for :math:`z \ge 1` (Abramowitz and Stegun 5.1.11 and 5.1.22).
+    """
+    small = z < 1
+    zs = pt.switch(small, z, 0.5)
+    term = -zs
+    total = term
+    for k in range(2, 31):
+        term = term * (-zs) * (k - 1) / (k * k)
+        total = total + term
+    series = pt.exp(zs) * (-np.euler_gamma - pt.log(zs) - total)
+    zl = pt.switch(small, 1.0, z)
+    cf = zl + (2 * 80 + 1)
+    for k in range(80, 0, -1):
+        cf = zl + (2 * k - 1) - k**2 / cf
+    return pt.switch(small, series, 1 / cf)
+
+
+def _inverse_gaussian_params(eta):
+    lam = -2 * eta[..., 1]
+    mu = pt.sqrt(eta[..., 1] / eta[..., 0])
+    return mu, lam
+
+
+def _inverse_gaussian_expected_log_x(eta):
+    mu, lam = _inverse_gaussian_params(eta)
+    return pt.log(mu) - exp_e1(2 * lam / mu)
+
+
+inverse_gaussian = Family(
+    name="InverseGaussian",
+    statistics=lambda x: pt.stack([x, 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
+    log_partition=lambda eta: -2 * pt.sqrt(eta[..., 0] * eta[..., 1])
+    - 0.5 * pt.log(-2 * eta[..., 1]),
+    log_base_measure=lambda x: -0.5 * LOG_2PI - 1.5 * _safe_log(x),
+    natural_ndims=(1,),
+    value_ndim=0,
+    component_sizes=(2,),
+    natural_domain=lambda eta: [
+        (eta[..., 0] < 0, "eta[0] = -lambda / (2 mu^2) < 0"),
+        (eta[..., 1] < 0, "eta[1] = -lambda / 2 < 0"),
+    ],
+    in_support=lambda x: x > 0,
+    support="x > 0",
+    expected_log_base_measure=lambda eta: -0.5 * LOG_2PI
+    - 1.5 * _inverse_gaussian_expected_log_x(eta),
+    # E[x] = mu and E[1/x] = 1/mu + 1/lambda.
+    natural_from_mean_closed=lambda m: _inverse_gaussian_natural(m),
+    sampler=lambda rng, size, eta: _rv(wald_rv, rng, size, *_inverse_gaussian_params(eta)),
+    point=lambda eta: _inverse_gaussian_params(eta)[0],
+    builtin=lambda eta: pm.Wald.dist(*_inverse_gaussian_params(eta)),
+)
+
+
+def _inverse_gaussian_natural(m):
+    mu = m[..., 0]
+    lam = 1 / (m[..., 1] - 1 / mu)
+    return pt.stack([-lam / (2 * mu**2), -lam / 2], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix families: MvNormal (information form) and Wishart
+# ---------------------------------------------------------------------------------------------
+def _logdet_pd(m):
+    chol = pt.linalg.cholesky(m, lower=True, on_error="nan")
+    return 2 * pt.sum(pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+
+
+def _is_pd(m):
+    chol = pt.linalg.cholesky(m, lower=True, on_error="nan")
+    return pt.all(pt.isfinite(chol), axis=(-2, -1))
+
+
+def _sym(m):
+    return 0.5 * (m + pt.swapaxes(m, -1, -2))
+
+
+def _mvnormal_A(eta):
+    h, j = eta
+    precision = -2 * _sym(j)
+    mean = pt.linalg.solve(precision, h[..., None], assume_a="pos", b_ndim=2)[..., 0]
+    return 0.5 * pt.sum(h * mean, axis=-1) - 0.5 * _logdet_pd(precision)
+
+
+def _mvnormal_mean(eta):
+    h, j = eta
+    return pt.linalg.solve(-2 * _sym(j), h[..., None], assume_a="pos", b_ndim=2)[..., 0]
+
+
+def _mvnormal_draw(rng, size, eta):
+    h, j = eta
+    precision = -2 * _sym(j)
+    chol = pt.linalg.cholesky(precision, lower=True)
+    k = h.shape[-1]
+    next_rng, z = normal_rv(
+        0.0, 1.0, size=pt.concatenate([size, k[None]]), rng=rng, return_next_rng=True
+    )
+    # x = mu + L^{-T} z has covariance (L L^T)^{-1} = precision^{-1}.
+    offset = pt.linalg.solve_triangular(
+        pt.swapaxes(chol, -1, -2), z[..., None], lower=False, b_ndim=2
+    )[..., 0]
+    return next_rng, _mvnormal_mean(eta) + offset
+
+
+def _mvnormal_natural(mu):
+    m, second = mu
+    cov = second - m[..., :, None] * m[..., None, :]
+    precision = pt.linalg.inv(cov)
+    return (
+        pt.linalg.solve(cov, m[..., None], assume_a="pos", b_ndim=2)[..., 0],
+        -0.5 * precision,
+    )
+
+
+mvnormal = Family(
+    name="MvNormal",
+    statistics=lambda x: (x, x[..., :, None] * x[..., None, :]),
+    log_partition=_mvnormal_A,
+    log_base_measure=lambda x: pt.full_like(
+        x[..., 0], -0.5 * LOG_2PI * pt.cast(x.shape[-1], "float64"), dtype="float64"
+    ),
+    natural_ndims=(1, 2),
+    value_ndim=1,
+    component_sizes=(None, None),
+    natural_domain=lambda eta: [
+        (pt.all(pt.isfinite(eta[0]), axis=-1), "h finite"),
+        (_is_pd(-2 * _sym(eta[1])), "precision = -2 eta[1] symmetric positive definite"),
+    ],
+    in_support=lambda x: pt.all(pt.isfinite(x), axis=-1),
+    support="x in R^k",
+    expected_log_base_measure=lambda eta: pt.full_like(
+        eta[0][..., 0], -0.5 * LOG_2PI * pt.cast(eta[0].shape[-1], "float64")
+    ),
+    natural_from_mean_closed=_mvnormal_natural,
+    sampler=_mvnormal_draw,
+    point=_mvnormal_mean,
+    builtin=None,
+)
+
+
+def _wishart_nu(eta):
+    theta, a = eta
+    return 2 * a + pt.cast(theta.shape[-1], "float64") + 1
+
+
+def _wishart_A(eta):
+    theta, _ = eta
+    nu = _wishart_nu(eta)
+    k = theta.shape[-1]
+    return -0.5 * nu * _logdet_pd(-_sym(theta)) + multigammaln(0.5 * nu, k)
+
+
+def _wishart_draw(rng, size, eta):
+    # Bartlett decomposition: X = L B B^T L^T with B lower triangular, B_ii^2 ~ chi2(nu - i),
+    # B_ij ~ N(0, 1) below the diagonal, and L the Cholesky factor of V = (-2 theta)^{-1}.
+    theta, _ = eta
+    nu = _wishart_nu(eta)
+    k = theta.shape[-1]
+    scale = pt.linalg.inv(-2 * _sym(theta))
+    chol = pt.linalg.cholesky(scale, lower=True)
+    batch_k = pt.concatenate([size, k[None]])
+    shape = pt.shape_padright(nu, 1) - pt.arange(k)
+    next_rng, g = gamma_rv(shape / 2, 2.0, size=batch_k, rng=rng, return_next_rng=True)
+    next_rng, z = normal_rv(
+        0.0, 1.0, size=pt.concatenate([batch_k, k[None]]), rng=next_rng, return_next_rng=True
+    )
+    bartlett = pt.tril(z, -1) + pt.eye(k) * pt.shape_padright(pt.sqrt(g), 1)
+    lb = chol @ bartlett
+    return next_rng, lb @ pt.swapaxes(lb, -1, -2)
+
+
+wishart = Family(
+    name="Wishart",
+    statistics=lambda x: (x, _logdet_pd(x)),
+    log_partition=_wishart_A,
+    log_base_measure=lambda x: pt.zeros_like(x[..., 0, 0], dtype="float64"),
+    natural_ndims=(2, 0),
+    value_ndim=2,
+    component_sizes=(None, None),
+    natural_domain=lambda eta: [
+        (_is_pd(-_sym(eta[0])), "eta[0] = -V^{-1} / 2 negative definite"),
+        (eta[1] > -1, "eta[1] = (nu - k - 1) / 2 > -1"),
+    ],
+    in_support=lambda x: _is_pd(x),
+    support="x symmetric positive definite",
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta[1]),
+    natural_from_mean_closed=None,
+    sampler=_wishart_draw,
+    point=lambda eta: pt.shape_padright(_wishart_nu(eta), 2)
+    * pt.linalg.inv(-2 * _sym(eta[0])),
+    builtin=None,
+)

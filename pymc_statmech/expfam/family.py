@@ -1,0 +1,487 @@
+r"""The exponential-family spec and every quantity derived from its log-partition.
+
+An exponential family in natural parameters has density (w.r.t. counting or Lebesgue measure)
+
+.. math::
+
+    p(x \mid \eta) = h(x) \exp\big(\langle \eta, T(x) \rangle - A(\eta)\big).
+
+Everything else is derived here, once, from :math:`A` (a PyTensor expression), never per family:
+
+* mean parameters :math:`\mu = \nabla A(\eta) = E[T(x)]`;
+* Fisher information :math:`I(\eta) = \nabla^2 A(\eta) = \mathrm{Cov}[T(x)]`;
+* entropy :math:`H = A(\eta) - \langle \eta, \mu \rangle - E[\log h(x)]` (the Legendre dual);
+* cross-entropy :math:`H(p, q) = A(\eta_q) - \langle \eta_q, \mu_p \rangle - E_p[\log h(x)]`;
+* KL divergence, the Bregman divergence of :math:`A`:
+  :math:`KL(p \| q) = A(\eta_q) - A(\eta_p) - \langle \eta_q - \eta_p, \mu_p \rangle`.
+
+References
+----------
+.. [1] Wainwright, M. J. and Jordan, M. I. (2008). Graphical Models, Exponential Families, and
+   Variational Inference. Foundations and Trends in Machine Learning 1(1-2), ch. 3.
+.. [2] Balsubramani, A. (2024). Statistical mechanics of learning: a primer. arXiv:2409.18630.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.basic import Constant
+from pytensor.tensor.variable import TensorVariable
+
+__all__ = [
+    "Family",
+    "count_series_expectation",
+]
+
+Natural = TensorVariable | tuple[TensorVariable, ...]
+
+# Chernoff window for exact count series: the mass outside the window is at most 2 exp(-L).
+_SERIES_LOG_TAIL = 120.0
+# Tilts (in units of one standard deviation of T) tried for the Chernoff bound; the window is
+# the tightest over all of them, and every one gives a valid bound.
+_SERIES_TILTS = np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+_SERIES_DOMAIN_FRACTIONS = np.array([0.25, 0.5, 0.75, 0.9, 0.97])
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    r"""Specification of an exponential family :math:`h(x)\exp(\langle\eta,T(x)\rangle-A(\eta))`.
+
+    A family states only what cannot be derived: the sufficient statistics, the log-partition,
+    the log base measure, the natural domain and the support. Mean parameters, Fisher
+    information, entropy, cross-entropy and KL divergence are derived generically from ``A``.
+
+    Parameters
+    ----------
+    name : str
+        Human-readable name, used in error messages.
+    statistics : callable
+        ``T(x, **fixed)``: the sufficient statistics. One tensor per natural component (a tuple
+        when the family has several components), each with the component's core shape.
+    log_partition : callable
+        ``A(eta, **fixed)``: the log-partition (a dimensionless free energy), batch-shaped.
+    log_base_measure : callable
+        ``log h(x, **fixed)``: the log base measure, batch-shaped (core axes of ``x`` reduced).
+    natural_ndims : tuple of int
+        Core number of dimensions of each natural component, e.g. ``(0,)`` for Poisson,
+        ``(1,)`` for Normal (``eta`` has a last axis of length 2), ``(1, 2)`` for MvNormal.
+    value_ndim : int
+        Core number of dimensions of a value ``x`` (0 scalar, 1 vector, 2 matrix).
+    natural_domain : callable
+        ``natural_domain(eta, **fixed)`` -> list of ``(condition, description)`` pairs; all
+        conditions hold exactly on the natural domain. Used with ``check_parameters``.
+    in_support : callable
+        ``in_support(x, **fixed)`` -> boolean tensor, batch-shaped.
+    support : str
+        Description of the support, for documentation and errors (e.g. ``"x in {0, 1, 2, ...}"``).
+    discrete : bool
+        Whether the support is a set of integers (counting base measure).
+    component_sizes : tuple of (int or None)
+        Required length of the last axis of each vector-valued natural component (``None`` when
+        it is free, e.g. the number of categories).
+    expected_log_base_measure : callable, optional
+        ``E[log h(x)](eta, **fixed)`` in closed form or as an exact series. Required for entropy
+        and cross-entropy unless ``log h`` is constant.
+    natural_from_mean : callable, optional
+        Closed-form inverse of ``grad A``. When absent, :meth:`natural_from_mean` runs a damped
+        Newton iteration on the convex dual (requires ``initial_natural``).
+    initial_natural : callable, optional
+        Starting point for that Newton iteration, as a function of the mean parameters.
+    fixed : tuple of str
+        Names of fixed, non-natural parameters (e.g. ``("n",)`` for the Binomial).
+    support_upper : callable, optional
+        ``support_upper(**fixed)``: largest value of a bounded count support (Binomial ``n``).
+    natural_upper : float, optional
+        Supremum of a scalar natural domain bounded above (0 for the geometric family).
+    sampler : callable, optional
+        ``sampler(rng, size, eta, **fixed) -> (next_rng, draws)`` built from PyTensor random
+        ops, so draws compile natively on every backend.
+    point : callable, optional
+        ``point(eta, **fixed)``: a typical point of the support (PyMC's ``support_point``).
+    builtin : callable, optional
+        ``builtin(eta, **fixed)``: the equivalent PyMC distribution, whose closed-form
+        ``logcdf``/``icdf`` are reused.
+    dot_statistics : callable, optional
+        ``dot_statistics(eta, x, **fixed)``: :math:`\langle\eta, T(x)\rangle` computed directly,
+        for families whose statistics are better not materialised (the categorical one-hot).
+    reference : str
+        A reference for the family's form.
+
+    Notes
+    -----
+    Inner products :math:`\langle \eta, T \rangle` sum every component over its core axes.
+    """
+
+    name: str
+    statistics: Callable[..., Any] | None
+    log_partition: Callable[..., TensorVariable]
+    log_base_measure: Callable[..., TensorVariable]
+    natural_ndims: tuple[int, ...]
+    value_ndim: int
+    natural_domain: Callable[..., list[tuple[TensorVariable, str]]]
+    in_support: Callable[..., TensorVariable]
+    support: str
+    discrete: bool = False
+    component_sizes: tuple[int | None, ...] = (None,)
+    expected_log_base_measure: Callable[..., TensorVariable] | None = None
+    natural_from_mean_closed: Callable[..., Any] | None = field(default=None)
+    initial_natural: Callable[..., Any] | None = None
+    fixed: tuple[str, ...] = ()
+    support_upper: Callable[..., TensorVariable] | None = None
+    natural_upper: float | None = None
+    sampler: Callable[..., tuple[TensorVariable, TensorVariable]] | None = None
+    point: Callable[..., TensorVariable] | None = None
+    builtin: Callable[..., TensorVariable] | None = None
+    dot_statistics: Callable[..., TensorVariable] | None = None
+    reference: str = ""
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def n_components(self) -> int:
+        return len(self.natural_ndims)
+
+    def as_natural(self, eta: Any) -> Natural:
+        """Convert ``eta`` (array, tensor or tuple of them) to the family's tensor structure."""
+        if self.n_components == 1:
+            if isinstance(eta, tuple | list) and len(eta) == 1:
+                eta = eta[0]
+            return _as_float_tensor(eta)
+        if not isinstance(eta, tuple | list) or len(eta) != self.n_components:
+            raise ValueError(
+                f"{self.name}: expected {self.n_components} natural components, got {eta!r}."
+            )
+        return tuple(_as_float_tensor(e) for e in eta)
+
+    def components(self, eta: Natural) -> tuple[TensorVariable, ...]:
+        return tuple(eta) if self.n_components > 1 else (eta,)
+
+    def _pack(self, parts: Sequence[TensorVariable]) -> Natural:
+        return tuple(parts) if self.n_components > 1 else parts[0]
+
+    def validate(self, eta: Natural, fixed: dict[str, Any]) -> None:
+        """Raise if a natural component has the wrong core shape or a constant out-of-domain value.
+
+        Raises
+        ------
+        ValueError
+            Naming the family, the parameter and the valid domain.
+        """
+        for i, (e, nd, size) in enumerate(
+            zip(self.components(eta), self.natural_ndims, self._sizes(), strict=True)
+        ):
+            if e.ndim < nd:
+                raise ValueError(
+                    f"{self.name}: natural parameter component {i} needs at least {nd} "
+                    f"dimension(s), got {e.ndim}."
+                )
+            if nd == 1 and size is not None:
+                last = e.type.shape[-1]
+                if last is not None and last != size:
+                    raise ValueError(
+                        f"{self.name}: eta must have a last axis of length {size} "
+                        f"({self.support_names()}), got {last}."
+                    )
+        conditions = self.natural_domain(eta, **fixed)
+        inputs = [
+            v
+            for v in pytensor.graph.basic.graph_inputs([c for c, _ in conditions])
+            if not isinstance(v, Constant)
+        ]
+        if inputs:
+            return
+        fn = pytensor.function([], [pt.all(c) for c, _ in conditions], mode="FAST_COMPILE")
+        for ok, (_, msg) in zip(fn(), conditions, strict=True):
+            if not bool(ok):
+                raise ValueError(
+                    f"{self.name}: natural parameter out of its domain; valid domain: {msg}."
+                )
+
+    def _sizes(self) -> tuple[int | None, ...]:
+        sizes = tuple(self.component_sizes)
+        return sizes + (None,) * (self.n_components - len(sizes))
+
+    def support_names(self) -> str:
+        return self.support
+
+    def domain_conditions(self, eta: Natural, fixed: dict[str, Any]) -> list:
+        return self.natural_domain(eta, **fixed)
+
+    # -- the density -------------------------------------------------------------------------
+    def inner(self, eta: Natural, stats: Any) -> TensorVariable:
+        r""":math:`\langle \eta, T \rangle`, summing each component over its core axes."""
+        total = 0
+        for e, t, nd in zip(
+            self.components(eta), self.components(stats), self.natural_ndims, strict=True
+        ):
+            prod = e * t
+            total = total + (pt.sum(prod, axis=tuple(range(-nd, 0))) if nd else prod)
+        return total
+
+    def logp(self, x: TensorVariable, eta: Natural, **fixed) -> TensorVariable:
+        r"""Log density :math:`\langle\eta,T(x)\rangle - A(\eta) + \log h(x)`, -inf off support."""
+        fixed = _as_float(fixed)
+        eta = self.as_natural(eta)
+        x = pt.as_tensor_variable(x)
+        if self.dot_statistics is not None:
+            dot = self.dot_statistics(eta, x, **fixed)
+        else:
+            dot = self.inner(eta, self.statistics(x, **fixed))
+        lp = (
+            dot
+            - self.log_partition(eta, **fixed)
+            + self.log_base_measure(x, **fixed)
+        )
+        return pt.switch(self.in_support(x, **fixed), lp, -np.inf)
+
+    # -- derived quantities ------------------------------------------------------------------
+    def mean_parameters(self, eta: Natural, **fixed) -> Natural:
+        r"""Mean parameters :math:`\mu = \nabla A(\eta) = E[T(x)]`, same structure as ``eta``."""
+        fixed = _as_float(fixed)
+        eta = self.as_natural(eta)
+        comps = self.components(eta)
+        grads = pytensor.grad(pt.sum(self.log_partition(eta, **fixed)), list(comps))
+        return self._pack(grads)
+
+    def fisher_information(self, eta: Natural, **fixed) -> TensorVariable:
+        r"""Fisher information :math:`\nabla^2 A(\eta) = \mathrm{Cov}[T(x)]` in natural parameters.
+
+        A scalar natural parameter gives a batch-shaped tensor; otherwise the matrix over the
+        flattened natural parameter (components concatenated, each flattened in C order) with
+        shape ``batch + (D, D)``.
+        """
+        fixed = _as_float(fixed)
+        eta = self.as_natural(eta)
+        comps = self.components(eta)
+        mean = self.components(self.mean_parameters(eta, **fixed))
+        if self.n_components == 1 and self.natural_ndims[0] == 0:
+            return pytensor.grad(pt.sum(mean[0]), comps[0])
+        batch_ndim = comps[0].ndim - self.natural_ndims[0]
+        flat_mean = pt.concatenate(
+            [m.reshape((*m.shape[:batch_ndim], -1)) for m in mean], axis=-1
+        )
+        # Batch elements are independent, so summing over the batch before differentiating
+        # gives every batch element's Jacobian at once.
+        summed = flat_mean.reshape((-1, flat_mean.shape[-1])).sum(axis=0)
+        blocks = []
+        for c, nd in zip(comps, self.natural_ndims, strict=True):
+            jac = pytensor.gradient.jacobian(summed, c, vectorize=True)  # (D, *batch, *core)
+            jac = jac.reshape((jac.shape[0], *c.shape[:batch_ndim], -1))
+            blocks.append(pt.moveaxis(jac, 0, -2))  # (*batch, D, core)
+        return pt.concatenate(blocks, axis=-1)
+
+    def expected_log_h(self, eta: Natural, **fixed) -> TensorVariable:
+        r""":math:`E_\eta[\log h(x)]`, exact (closed form or a series with a proven tail bound)."""
+        fixed = _as_float(fixed)
+        eta = self.as_natural(eta)
+        if self.expected_log_base_measure is None:
+            raise NotImplementedError(
+                f"{self.name}: E[log h(x)] is not available; declare expected_log_base_measure."
+            )
+        return self.expected_log_base_measure(eta, **fixed)
+
+    def entropy(self, eta: Natural, **fixed) -> TensorVariable:
+        r"""Entropy :math:`H = A(\eta) - \langle \eta, \nabla A(\eta)\rangle - E[\log h]` in nats."""
+        fixed = _as_float(fixed)
+        eta = self.as_natural(eta)
+        mu = self.mean_parameters(eta, **fixed)
+        return (
+            self.log_partition(eta, **fixed)
+            - self.inner(eta, mu)
+            - self.expected_log_h(eta, **fixed)
+        )
+
+    def cross_entropy(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
+        r"""Cross-entropy :math:`-E_p[\log q] = A(\eta_q) - \langle\eta_q,\mu_p\rangle - E_p[\log h]`."""
+        fixed = _as_float(fixed)
+        eta_p, eta_q = self.as_natural(eta_p), self.as_natural(eta_q)
+        mu_p = self.mean_parameters(eta_p, **fixed)
+        return (
+            self.log_partition(eta_q, **fixed)
+            - self.inner(eta_q, mu_p)
+            - self.expected_log_h(eta_p, **fixed)
+        )
+
+    def kl_divergence(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
+        r"""KL divergence :math:`KL(p\|q)`, the Bregman divergence of :math:`A` (in nats).
+
+        .. math:: KL(p_{\eta_p} \| p_{\eta_q}) = A(\eta_q) - A(\eta_p)
+                  - \langle \eta_q - \eta_p, \nabla A(\eta_p) \rangle
+        """
+        fixed = _as_float(fixed)
+        eta_p, eta_q = self.as_natural(eta_p), self.as_natural(eta_q)
+        mu_p = self.mean_parameters(eta_p, **fixed)
+        diff = self._pack(
+            [q - p for q, p in zip(self.components(eta_q), self.components(eta_p), strict=True)]
+        )
+        kl = (
+            self.log_partition(eta_q, **fixed)
+            - self.log_partition(eta_p, **fixed)
+            - self.inner(diff, mu_p)
+        )
+        # A Bregman divergence is >= 0; clip the rounding error of nearly equal parameters.
+        return pt.maximum(kl, 0.0)
+
+    def natural_from_mean(self, mu: Any, *, n_steps: int = 40, **fixed) -> Natural:
+        r"""Natural parameters from mean parameters: the inverse of :math:`\nabla A`.
+
+        Uses the family's closed form when it has one; otherwise a damped Newton iteration on
+        the convex dual :math:`\eta \mapsto A(\eta) - \langle \eta, \mu\rangle`, whose Hessian is
+        the Fisher information. Each step is halved until it stays in the natural domain and
+        does not increase the dual (up to 12 halvings), so the iteration is globally convergent.
+        """
+        fixed = _as_float(fixed)
+        if self.natural_from_mean_closed is not None:
+            return self.natural_from_mean_closed(mu, **fixed)
+        if self.initial_natural is None or self.n_components != 1:
+            raise NotImplementedError(
+                f"{self.name}: no closed-form mean-to-natural map and no Newton start declared."
+            )
+        mu = _as_float_tensor(mu)
+        eta0 = self.initial_natural(mu, **fixed)
+        vector = self.natural_ndims[0] == 1
+
+        def dual(eta):
+            inner = pt.sum(eta * mu, axis=-1) if vector else eta * mu
+            value = self.log_partition(eta, **fixed) - inner
+            ok = _domain_mask(self, eta, fixed)
+            return pt.switch(ok & pt.isfinite(value), value, np.inf)
+
+        def step(eta):
+            grad = self.mean_parameters(eta, **fixed) - mu
+            hess = self.fisher_information(eta, **fixed)
+            if vector:
+                direction = pt.linalg.solve(hess, grad[..., None], b_ndim=2)[..., 0]
+            else:
+                direction = grad / hess
+            current = dual(eta)
+            new = eta
+            accepted = pt.zeros(current.shape, dtype=bool)
+            for k in range(13):
+                cand = eta - (0.5**k) * direction
+                better = (dual(cand) <= current) & ~accepted
+                mask = better[..., None] if vector else better
+                new = pt.switch(mask, cand, new)
+                accepted = accepted | better
+            return new
+
+        eta = eta0
+        eta_seq = pytensor.scan(step, outputs_info=[eta], n_steps=n_steps, return_updates=False)
+        return eta_seq[-1]
+
+
+def _as_float_tensor(value: Any) -> TensorVariable:
+    # as_tensor_variable(1.0) is float32 and gammaln of an int8 runs in float32: cast once here.
+    return pt.cast(pt.as_tensor_variable(value), pytensor.config.floatX)
+
+
+def _as_float(fixed: dict[str, Any]) -> dict[str, TensorVariable]:
+    """Fixed parameters as floating tensors."""
+    return {k: _as_float_tensor(v) for k, v in fixed.items()}
+
+
+def _domain_mask(family: Family, eta: TensorVariable, fixed: dict) -> TensorVariable:
+    mask = None
+    for cond, _ in family.natural_domain(eta, **fixed):
+        mask = cond if mask is None else mask & cond
+    return mask
+
+
+def count_series_expectation(
+    family: Family,
+    fn: Callable[[TensorVariable], TensorVariable],
+    eta: TensorVariable,
+    *,
+    log_tail: float = _SERIES_LOG_TAIL,
+    **fixed,
+) -> TensorVariable:
+    r"""Exact :math:`E_\eta[f(X)]` for a count family with :math:`T(x) = x`, by a windowed sum.
+
+    The window :math:`[K_-, K_+]` comes from the Chernoff bound written with the family's own
+    log-partition: for any tilt :math:`s > 0` inside the natural domain,
+
+    .. math::
+
+        P(X \ge K) \le \exp\big(A(\eta + s) - A(\eta) - sK\big), \qquad
+        P(X \le K) \le \exp\big(A(\eta - s) - A(\eta) + sK\big),
+
+    so choosing :math:`K_\pm` to make each bound :math:`e^{-L}` (the tightest over a grid of
+    tilts) leaves at most :math:`2e^{-L}` probability outside. The weights are normalised over
+    the window and :math:`f` is centred at the mean, which keeps the rounding error of
+    :math:`\log p(k)` (of order ``ulp(log k!)``) from reaching the result. By Cauchy-Schwarz the omitted part
+    of the sum is at most :math:`\sqrt{2} e^{-L/2} \sqrt{E[f(X)^2]}`; with the default
+    :math:`L = 120` that is :math:`1.2 \cdot 10^{-26} \sqrt{E[f^2]}`, far below float64 resolution
+    of :math:`E[f]`. The number of terms grows like :math:`31 \sqrt{\mathrm{Var}\, X}`: no
+    asymptotic (Stirling) expansion is used anywhere.
+
+    Parameters
+    ----------
+    family : Family
+        A family with scalar natural parameter and :math:`T(x) = x` on a subset of
+        :math:`\{0, 1, 2, \dots\}`.
+    fn : callable
+        ``f(k)``, evaluated on integer tensors broadcast against the batch (last axis = terms).
+    eta : TensorVariable
+        Natural parameter (batch-shaped).
+    log_tail : float
+        :math:`L`, the log of the inverse tail mass bound per side.
+    **fixed
+        Fixed parameters of the family (e.g. ``n`` for the Binomial).
+
+    Returns
+    -------
+    TensorVariable
+        :math:`E[f(X)]`, batch-shaped.
+    """
+    eta = pt.as_tensor_variable(eta)
+    fixed = _as_float(fixed)
+    a0 = family.log_partition(eta, **fixed)
+    mean = family.mean_parameters(eta, **fixed)
+    var = family.fisher_information(eta, **fixed)
+    sd = pt.sqrt(pt.maximum(var, 1e-300))
+    # Candidate tilts: multiples of 1/sd (Gaussian regime) and fractions of the distance to the
+    # domain edge (exponential-tail regime, e.g. the negative binomial's eta < 0).
+    tilts_sd = _SERIES_TILTS / sd[..., None]
+    upper_room = _upper_room(family, eta)
+    tilts_up = pt.concatenate(
+        [pt.minimum(tilts_sd, 0.999 * upper_room[..., None]),
+         _SERIES_DOMAIN_FRACTIONS * upper_room[..., None]],
+        axis=-1,
+    )
+    tilts_down = tilts_sd
+    e = eta[..., None]
+    fx = {k: pt.as_tensor_variable(v)[..., None] for k, v in fixed.items()}
+    up = (family.log_partition(e + tilts_up, **fx) - a0[..., None] + log_tail) / tilts_up
+    down = (a0[..., None] - family.log_partition(e - tilts_down, **fx) - log_tail) / tilts_down
+    up = pt.switch(pt.isfinite(up) & (tilts_up > 0), up, np.inf)
+    down = pt.switch(pt.isfinite(down), down, -np.inf)
+    hi = pt.ceil(pt.min(up, axis=-1))
+    lo = pt.maximum(pt.floor(pt.max(down, axis=-1)), 0.0)
+    hi = pt.maximum(hi, pt.ceil(mean))
+    if family.support_upper is not None:
+        hi = pt.minimum(hi, family.support_upper(**fixed))
+    width = pt.cast(pt.max(hi - lo), "int64") + 1
+    k = lo[..., None] + pt.arange(width, dtype=pytensor.config.floatX)
+    inside = k <= hi[..., None]
+    k = pt.switch(inside, k, lo[..., None])
+    # log p(k) cancels terms of size |eta k| ~ log k!, so each weight carries a relative error of
+    # ulp(log k!). Self-normalising removes its common part (the window's true mass is
+    # 1 - 2e^{-L}), and centring f at the mean shrinks what the rest multiplies.
+    logpmf = pt.switch(inside, family.logp(k, e, **fx), -np.inf)
+    weights = pt.exp(logpmf - pt.max(logpmf, axis=-1, keepdims=True))
+    weights = weights / pt.sum(weights, axis=-1, keepdims=True)
+    k_ref = pt.clip(pt.floor(mean), lo, hi)[..., None]
+    f_ref = fn(k_ref)
+    return f_ref[..., 0] + pt.sum(weights * (fn(k) - f_ref), axis=-1)
+
+
+def _upper_room(family: Family, eta: TensorVariable) -> TensorVariable:
+    """How far eta can move up inside the natural domain (inf when unbounded)."""
+    if family.natural_upper is None:
+        return pt.full_like(eta, np.inf)
+    return family.natural_upper - eta
