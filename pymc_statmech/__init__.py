@@ -1,0 +1,10 @@
+"""pymc_statmech: the statistical-mechanics view of Bayesian learning as PyMC objects.
+
+Import as ``import pymc_statmech as psm``.
+"""
+
+from pymc_statmech.expfam import *  # noqa: F403
+from pymc_statmech.expfam import __all__ as _expfam_all
+
+__version__ = "0.1.0"
+__all__ = [*_expfam_all]

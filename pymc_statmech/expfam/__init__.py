@@ -1,0 +1,47 @@
+"""Exponential families in natural parameters: specs, PyMC distributions, derived quantities."""
+
+from pymc_statmech.expfam.distributions import (
+    NaturalBernoulli,
+    NaturalBeta,
+    NaturalBinomial,
+    NaturalCategorical,
+    NaturalDirichlet,
+    NaturalDistribution,
+    NaturalExponential,
+    NaturalGamma,
+    NaturalGeometric,
+    NaturalInverseGamma,
+    NaturalInverseGaussian,
+    NaturalLogNormal,
+    NaturalMultinomial,
+    NaturalMvNormal,
+    NaturalNegativeBinomial,
+    NaturalNormal,
+    NaturalPoisson,
+    NaturalVonMises,
+    NaturalWishart,
+)
+from pymc_statmech.expfam.family import Family
+
+__all__ = [
+    "Family",
+    "NaturalBernoulli",
+    "NaturalBeta",
+    "NaturalBinomial",
+    "NaturalCategorical",
+    "NaturalDirichlet",
+    "NaturalDistribution",
+    "NaturalExponential",
+    "NaturalGamma",
+    "NaturalGeometric",
+    "NaturalInverseGamma",
+    "NaturalInverseGaussian",
+    "NaturalLogNormal",
+    "NaturalMultinomial",
+    "NaturalMvNormal",
+    "NaturalNegativeBinomial",
+    "NaturalNormal",
+    "NaturalPoisson",
+    "NaturalVonMises",
+    "NaturalWishart",
+]

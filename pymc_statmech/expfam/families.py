@@ -180,6 +180,9 @@ geometric = Family(
     natural_from_mean_closed=lambda mu: pt.log(mu / (1 + mu)),
     # Failures before the first success by inversion: floor(log U / log(1 - p)).
     sampler=lambda rng, size, eta: _geometric_draw(rng, size, eta),
+    # P(X <= x) = 1 - (1 - p)^(floor(x) + 1).
+    logcdf=lambda x, eta: pt.switch(x < 0, -np.inf, pt.log1mexp((pt.floor(x) + 1) * eta)),
+    icdf=lambda q, eta: pt.cast(pt.maximum(pt.ceil(pt.log1p(-q) / eta - 1), 0), "int64"),
     point=lambda eta: pt.cast(pt.floor(pt.exp(eta - pt.log1mexp(eta))), "int64"),
     builtin=None,
 )
@@ -248,7 +251,7 @@ categorical = Family(
     discrete=True,
     expected_log_base_measure=lambda eta: pt.zeros(eta.shape[:-1]),
     natural_from_mean_closed=lambda mu: pt.log(mu),
-    sampler=lambda rng, size, eta: _rv(categorical_rv, rng, size, pt.softmax(eta, axis=-1)),
+    sampler=lambda rng, size, eta: _rv(categorical_rv, rng, size, pt.special.softmax(eta, axis=-1)),
     point=lambda eta: pt.argmax(eta, axis=-1),
     builtin=lambda eta: pm.Categorical.dist(logit_p=eta),
 )
@@ -287,7 +290,7 @@ multinomial = Family(
     fixed=("n",),
     expected_log_base_measure=_multinomial_expected_log_h,
     natural_from_mean_closed=lambda mu, n: pt.log(mu / pt.shape_padright(n, 1)),
-    sampler=lambda rng, size, eta, n: _rv(multinomial_rv, rng, size, n, pt.softmax(eta, axis=-1)),
+    sampler=lambda rng, size, eta, n: _rv(multinomial_rv, rng, size, n, pt.special.softmax(eta, axis=-1)),
     point=lambda eta, n: _multinomial_point(eta, n),
     builtin=None,
 )
@@ -295,7 +298,7 @@ multinomial = Family(
 
 def _multinomial_point(eta, n):
     # Floor of the mean, with the remainder added to the most probable category.
-    p = pt.softmax(eta, axis=-1)
+    p = pt.special.softmax(eta, axis=-1)
     n = pt.shape_padright(pt.as_tensor_variable(n), 1)
     base = pt.floor(n * p)
     rest = n[..., 0] - pt.sum(base, axis=-1)
@@ -408,7 +411,7 @@ def _gamma_params(eta):
 
 def _gamma_draw(rng, size, eta):
     alpha, beta = _gamma_params(eta)
-    return _rv(gamma_rv, rng, size, alpha, 1.0 / beta)
+    return _rv(gamma_rv, rng, size, alpha, beta)  # (shape, rate)
 
 
 gamma = Family(
@@ -542,7 +545,7 @@ dirichlet = Family(
 
 def _dirichlet_start(mu):
     # Proportions from exp(E[log x]); total concentration K (every alpha_i near 1).
-    share = pt.softmax(mu, axis=-1)
+    share = pt.special.softmax(mu, axis=-1)
     return share * pt.cast(mu.shape[-1], "float64") - 1
 
 
@@ -753,7 +756,7 @@ def _wishart_draw(rng, size, eta):
     chol = pt.linalg.cholesky(scale, lower=True)
     batch_k = pt.concatenate([size, k[None]])
     shape = pt.shape_padright(nu, 1) - pt.arange(k)
-    next_rng, g = gamma_rv(shape / 2, 2.0, size=batch_k, rng=rng, return_next_rng=True)
+    next_rng, g = gamma_rv(shape / 2, 0.5, size=batch_k, rng=rng, return_next_rng=True)
     next_rng, z = normal_rv(
         0.0, 1.0, size=pt.concatenate([batch_k, k[None]]), rng=next_rng, return_next_rng=True
     )

@@ -110,6 +110,9 @@ class Family:
     dot_statistics : callable, optional
         ``dot_statistics(eta, x, **fixed)``: :math:`\langle\eta, T(x)\rangle` computed directly,
         for families whose statistics are better not materialised (the categorical one-hot).
+    logcdf, icdf : callable, optional
+        ``logcdf(x, eta, **fixed)`` and ``icdf(q, eta, **fixed)`` in closed form, for families
+        whose PyMC equivalent does not match (otherwise ``builtin`` provides them).
     reference : str
         A reference for the family's form.
 
@@ -139,6 +142,8 @@ class Family:
     point: Callable[..., TensorVariable] | None = None
     builtin: Callable[..., TensorVariable] | None = None
     dot_statistics: Callable[..., TensorVariable] | None = None
+    logcdf: Callable[..., TensorVariable] | None = None
+    icdf: Callable[..., TensorVariable] | None = None
     reference: str = ""
 
     # -- structure ---------------------------------------------------------------------------
@@ -190,7 +195,7 @@ class Family:
         conditions = self.natural_domain(eta, **fixed)
         inputs = [
             v
-            for v in pytensor.graph.basic.graph_inputs([c for c, _ in conditions])
+            for v in pytensor.graph.traversal.graph_inputs([c for c, _ in conditions])
             if not isinstance(v, Constant)
         ]
         if inputs:
