@@ -1,5 +1,16 @@
 """Exponential families in natural parameters: specs, PyMC distributions, derived quantities."""
 
+from pymc_statmech.expfam import builtins as _builtins  # noqa: F401  (registers PyMC built-ins)
+from pymc_statmech.expfam.api import (
+    cross_entropy,
+    entropy,
+    family_form,
+    fisher_information,
+    kl_divergence,
+    log_partition,
+    mean_parameters,
+    natural_parameters,
+)
 from pymc_statmech.expfam.distributions import (
     NaturalBernoulli,
     NaturalBeta,
@@ -44,4 +55,12 @@ __all__ = [
     "NaturalPoisson",
     "NaturalVonMises",
     "NaturalWishart",
+    "cross_entropy",
+    "entropy",
+    "family_form",
+    "fisher_information",
+    "kl_divergence",
+    "log_partition",
+    "mean_parameters",
+    "natural_parameters",
 ]

@@ -67,15 +67,20 @@ __all__ = [
     "exponential",
     "gamma",
     "geometric",
+    "geometric_trials",
+    "half_normal",
     "inverse_gamma",
     "inverse_gaussian",
+    "laplace",
     "lognormal",
     "multinomial",
     "mvnormal",
     "negative_binomial",
     "normal",
+    "pareto",
     "poisson",
     "von_mises",
+    "weibull",
     "wishart",
 ]
 
@@ -105,7 +110,7 @@ bernoulli = Family(
     support="x in {0, 1}",
     discrete=True,
     expected_log_base_measure=lambda eta: pt.zeros_like(eta),
-    natural_from_mean_closed=lambda mu: pt.logit(mu),
+    natural_from_mean_closed=lambda mu: pt.special.logit(mu),
     sampler=lambda rng, size, eta: _rv(
         binomial_rv, rng, size, pt.ones_like(eta, dtype="int64"), pt.sigmoid(eta)
     ),
@@ -138,7 +143,7 @@ binomial = Family(
     expected_log_base_measure=lambda eta, n: count_series_expectation(
         binomial, lambda k: _binomial_log_h(k, pt.as_tensor_variable(n)[..., None]), eta, n=n
     ),
-    natural_from_mean_closed=lambda mu, n: pt.logit(mu / n),
+    natural_from_mean_closed=lambda mu, n: pt.special.logit(mu / n),
     sampler=lambda rng, size, eta, n: _rv(binomial_rv, rng, size, n, pt.sigmoid(eta)),
     point=lambda eta, n: pt.cast(pt.floor(n * pt.sigmoid(eta)), "int64"),
     builtin=lambda eta, n: pm.Binomial.dist(n=n, logit_p=eta),
@@ -785,4 +790,94 @@ wishart = Family(
     point=lambda eta: pt.shape_padright(_wishart_nu(eta), 2)
     * pt.linalg.inv(-2 * _sym(eta[0])),
     builtin=None,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Families that PyMC built-ins take: used to give pm.HalfNormal, pm.Geometric, pm.Weibull,
+# pm.Pareto and pm.Laplace their exponential-family form (no Natural* class of their own).
+# ---------------------------------------------------------------------------------------------
+half_normal = Family(
+    name="HalfNormal",
+    statistics=lambda x: x**2,
+    log_partition=lambda eta: -0.5 * pt.log(-2 * eta),
+    log_base_measure=lambda x: pt.full_like(x, 0.5 * np.log(2 / np.pi), dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(eta < 0, "eta = -1 / (2 sigma^2) < 0")],
+    in_support=lambda x: x >= 0,
+    support="x >= 0",
+    expected_log_base_measure=lambda eta: pt.full_like(eta, 0.5 * np.log(2 / np.pi)),
+    natural_from_mean_closed=lambda mu: -1 / (2 * mu),
+    point=lambda eta: pt.sqrt(-1 / (2 * eta)),
+)
+
+geometric_trials = Family(
+    name="Geometric (trials)",
+    statistics=lambda x: x,
+    log_partition=lambda eta: eta - pt.log1mexp(eta),
+    log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta: [(eta < 0, "eta = log(1 - p) < 0")],
+    in_support=lambda x: _nonneg_int(x) & (x >= 1),
+    support="x in {1, 2, 3, ...} (trials up to the first success)",
+    discrete=True,
+    natural_upper=0.0,
+    expected_log_base_measure=lambda eta: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda mu: pt.log1p(-1 / mu),
+    point=lambda eta: pt.cast(pt.floor(1 / -pt.expm1(eta)), "int64"),
+)
+
+weibull = Family(
+    name="Weibull (shape fixed)",
+    statistics=lambda x, alpha: pt.maximum(x, 0) ** alpha,
+    log_partition=lambda eta, alpha: -pt.log(-eta),
+    log_base_measure=lambda x, alpha: pt.log(alpha) + (alpha - 1) * _safe_log(x),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta, alpha: [
+        (eta < 0, "eta = -beta^(-alpha) < 0"),
+        (alpha > 0, "alpha > 0"),
+    ],
+    in_support=lambda x, alpha: x > 0,
+    support="x > 0",
+    fixed=("alpha",),
+    # x^alpha is Exponential(-eta), so E[log x] = (-log(-eta) - Euler gamma) / alpha.
+    expected_log_base_measure=lambda eta, alpha: pt.log(alpha)
+    + (alpha - 1) * (-pt.log(-eta) - np.euler_gamma) / alpha,
+    natural_from_mean_closed=lambda mu, alpha: -1 / mu,
+    point=lambda eta, alpha: (-1 / eta) ** (1 / alpha),
+)
+
+pareto = Family(
+    name="Pareto (scale fixed)",
+    statistics=lambda x, m: _safe_log(x),
+    log_partition=lambda eta, m: -pt.log(-eta - 1) + (eta + 1) * pt.log(m),
+    log_base_measure=lambda x, m: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta, m: [(eta < -1, "eta = -(alpha + 1) < -1"), (m > 0, "m > 0")],
+    in_support=lambda x, m: x >= m,
+    support="x >= m",
+    fixed=("m",),
+    expected_log_base_measure=lambda eta, m: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda mu, m: -1 - 1 / (mu - pt.log(m)),
+    point=lambda eta, m: m * 2 ** (1 / (-eta - 1)),
+)
+
+laplace = Family(
+    name="Laplace (location fixed)",
+    statistics=lambda x, mu: pt.abs(x - mu),
+    log_partition=lambda eta, mu: np.log(2) - pt.log(-eta),
+    log_base_measure=lambda x, mu: pt.zeros_like(x, dtype="float64"),
+    natural_ndims=(0,),
+    value_ndim=0,
+    natural_domain=lambda eta, mu: [(eta < 0, "eta = -1 / b < 0")],
+    in_support=lambda x, mu: pt.isfinite(x),
+    support="x real",
+    fixed=("mu",),
+    expected_log_base_measure=lambda eta, mu: pt.zeros_like(eta),
+    natural_from_mean_closed=lambda m, mu: -1 / m,
+    point=lambda eta, mu: mu + pt.zeros_like(eta),
 )

@@ -1,0 +1,238 @@
+r"""Symbolic information quantities of any exponential-family random variable.
+
+Each function takes a random variable (``NaturalPoisson.dist(...)``, ``pm.Gamma.dist(...)``, or a
+model variable), finds its exponential-family form through :func:`family_form` and applies the
+generic formula of :class:`~pymc_statmech.expfam.family.Family`. The results are PyTensor
+variables: differentiable, and compiled on any backend.
+
+References
+----------
+.. [1] Wainwright, M. J. and Jordan, M. I. (2008). Graphical Models, Exponential Families, and
+   Variational Inference, ch. 3.
+.. [2] Amari, S. (2016). Information Geometry and Its Applications, ch. 2 (Bregman divergences).
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any, NamedTuple
+
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import check_parameters
+from pytensor.graph.op import Op
+from pytensor.scalar.basic import Reciprocal
+from pytensor.tensor.exceptions import NotScalarConstantError
+from pytensor.tensor.variable import TensorVariable
+
+from pymc_statmech.expfam.distributions import NaturalRV
+from pymc_statmech.expfam.family import Family, Natural, _as_float, _as_float_tensor
+
+__all__ = [
+    "FamilyForm",
+    "cross_entropy",
+    "entropy",
+    "family_form",
+    "fisher_information",
+    "kl_divergence",
+    "log_partition",
+    "mean_parameters",
+    "natural_parameters",
+]
+
+
+class FamilyForm(NamedTuple):
+    """A random variable seen as a member of an exponential family."""
+
+    family: Family
+    natural: Natural
+    fixed: dict[str, Any]
+
+
+@singledispatch
+def _family_form(op: Op, rv: TensorVariable, *params) -> FamilyForm:
+    raise NotImplementedError(
+        f"{type(op).__name__} has no registered exponential-family form. Use a Natural* "
+        "distribution, or register one with "
+        "pymc_statmech.expfam.api._family_form.register(<op type>)."
+    )
+
+
+@_family_form.register(NaturalRV)
+def _natural_form(op: NaturalRV, rv, *params) -> FamilyForm:
+    eta, fixed = op.to_natural(params)
+    return FamilyForm(op.family, op.family.as_natural(eta), fixed)
+
+
+def family_form(rv: TensorVariable) -> FamilyForm:
+    """Return ``(family, natural parameters, fixed parameters)`` of a random variable.
+
+    Parameters
+    ----------
+    rv : TensorVariable
+        A PyMC random variable: a ``.dist()`` or a model variable.
+
+    Raises
+    ------
+    NotImplementedError
+        If the variable's distribution has no exponential-family form registered.
+    """
+    if rv.owner is None:
+        raise TypeError(f"{rv} is not a random variable (it has no distribution).")
+    _rng, _size, *params = rv.owner.inputs
+    return _family_form(rv.owner.op, rv, *[_as_float_input(p) for p in params])
+
+
+def _as_float_input(param: TensorVariable) -> TensorVariable:
+    # PyMC stores constants in the smallest exact dtype (3.0 -> float32) and builds scales as
+    # Reciprocal(rate) in that dtype: recompute a reciprocal in float64 before any arithmetic.
+    owner = param.owner
+    if owner is not None and isinstance(getattr(owner.op, "scalar_op", None), Reciprocal):
+        return pt.reciprocal(_as_float_tensor(owner.inputs[0]))
+    return _as_float_tensor(param)
+
+
+def natural_parameters(rv: TensorVariable) -> Natural:
+    r"""Natural parameters :math:`\eta` of an exponential-family random variable.
+
+    A tensor whose last axis holds the components in the order of the project's contract, or a
+    tuple of tensors for MvNormal :math:`(h, -\Lambda/2)` and Wishart
+    :math:`(-V^{-1}/2, (\nu - k - 1)/2)`.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> psm.natural_parameters(pm.Normal.dist(1.0, 2.0)).eval()
+    array([ 0.25 , -0.125])
+    """
+    return family_form(rv).natural
+
+
+def log_partition(rv: TensorVariable) -> TensorVariable:
+    r"""Log-partition :math:`A(\eta)`, the dimensionless free energy of the family member.
+
+    Examples
+    --------
+    >>> import pymc_statmech as psm
+    >>> float(psm.log_partition(psm.NaturalPoisson.dist(eta=0.0)).eval())
+    1.0
+    """
+    family, eta, fixed = family_form(rv)
+    return family.log_partition(eta, **_as_float(fixed))
+
+
+def mean_parameters(rv: TensorVariable) -> Natural:
+    r"""Mean parameters :math:`\mu = \nabla A(\eta) = E[T(x)]`, same structure as :math:`\eta`.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> psm.mean_parameters(pm.Normal.dist(1.0, 2.0)).eval()  # E[x], E[x^2]
+    array([1., 5.])
+    """
+    family, eta, fixed = family_form(rv)
+    return family.mean_parameters(eta, **fixed)
+
+
+def fisher_information(rv: TensorVariable) -> TensorVariable:
+    r"""Fisher information :math:`\nabla^2 A(\eta) = \mathrm{Cov}[T(x)]` in natural coordinates.
+
+    Batch-shaped for a scalar natural parameter, else ``batch + (D, D)`` over the flattened
+    natural parameter (components concatenated in order, each flattened in C order).
+
+    Examples
+    --------
+    >>> import pymc_statmech as psm
+    >>> float(psm.fisher_information(psm.NaturalPoisson.dist(eta=0.0)).eval())
+    1.0
+    """
+    family, eta, fixed = family_form(rv)
+    return family.fisher_information(eta, **fixed)
+
+
+def entropy(rv: TensorVariable) -> TensorVariable:
+    r"""Exact (differential) entropy in nats: :math:`H = A(\eta) - \langle\eta,\mu\rangle - E[\log h]`.
+
+    Discrete families with unbounded or large support (Poisson, negative binomial, binomial,
+    multinomial) use an exact windowed series with a proven Chernoff tail bound; see
+    :func:`~pymc_statmech.expfam.family.count_series_expectation`.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> round(float(psm.entropy(pm.Poisson.dist(3.0)).eval()), 12)
+    1.976621...
+    """
+    family, eta, fixed = family_form(rv)
+    return family.entropy(eta, **fixed)
+
+
+def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, FamilyForm]:
+    fp, fq = family_form(p), family_form(q)
+    if fp.family is not fq.family:
+        raise NotImplementedError(
+            f"No closed form between a {fp.family.name} and a {fq.family.name} distribution: "
+            "the generic Bregman formula needs both in the same exponential family."
+        )
+    return fp, fq
+
+
+def _check_same_fixed(value: TensorVariable, fp: FamilyForm, fq: FamilyForm) -> TensorVariable:
+    conditions = []
+    for name in fp.family.fixed:
+        a, b = pt.as_tensor_variable(fp.fixed[name]), pt.as_tensor_variable(fq.fixed[name])
+        try:
+            values = (pt.get_underlying_scalar_constant_value(a),
+                      pt.get_underlying_scalar_constant_value(b))
+        except NotScalarConstantError:
+            conditions.append(pt.all(pt.eq(a, b)))
+            continue
+        if values[0] != values[1]:
+            raise ValueError(
+                f"{fp.family.name}: both distributions need the same fixed parameter "
+                f"{name!r}, got {values[0]} and {values[1]}."
+            )
+    if not conditions:
+        return value
+    return check_parameters(
+        value, *conditions, msg=f"{fp.family.name}: fixed parameters {fp.family.fixed} must match"
+    )
+
+
+def kl_divergence(p: TensorVariable, q: TensorVariable) -> TensorVariable:
+    r"""KL divergence :math:`KL(p \| q)` in nats, the Bregman divergence of the log-partition.
+
+    .. math:: KL(p \| q) = A(\eta_q) - A(\eta_p) - \langle \eta_q - \eta_p, \nabla A(\eta_p)\rangle
+
+    ``p`` and ``q`` may be any mix of Natural* distributions and PyMC built-ins of the same family
+    (``NaturalGamma`` against ``pm.Gamma``), with equal fixed parameters.
+
+    Raises
+    ------
+    NotImplementedError
+        When ``p`` and ``q`` belong to different families.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> p, q = pm.Normal.dist(0.0, 1.0), psm.NaturalNormal.dist(eta=[1.0, -0.5])
+    >>> float(psm.kl_divergence(p, q).eval())  # KL(N(0,1) || N(1,1)) = 1/2
+    0.5
+    """
+    fp, fq = _same_family(p, q)
+    value = fp.family.kl_divergence(fp.natural, fq.natural, **fp.fixed)
+    return _check_same_fixed(value, fp, fq)
+
+
+def cross_entropy(p: TensorVariable, q: TensorVariable) -> TensorVariable:
+    r"""Cross-entropy :math:`H(p, q) = -E_p[\log q] = H(p) + KL(p \| q)` in nats.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> p, q = pm.Exponential.dist(1.0), pm.Exponential.dist(2.0)
+    >>> round(float(psm.cross_entropy(p, q).eval()), 12)  # 2 E[x] - log 2
+    1.306852819440
+    """
+    fp, fq = _same_family(p, q)
+    value = fp.family.cross_entropy(fp.natural, fq.natural, **fp.fixed)
+    return _check_same_fixed(value, fp, fq)

@@ -1,0 +1,176 @@
+r"""The exponential-family form of PyMC's own distributions.
+
+Registers, for each PyMC random-variable op with an exponential-family form, the map from its
+parameters to ``(family, natural parameters, fixed parameters)``, so that
+:func:`pymc_statmech.entropy`, :func:`~pymc_statmech.kl_divergence` and the rest work on
+``pm.Normal.dist(...)``, ``pm.Gamma.dist(...)`` and model variables. Families whose form needs a
+parameter held fixed are registered with it fixed: Weibull (shape ``alpha``), Pareto (scale
+``m``), Laplace (location ``mu``), Binomial and Multinomial (``n``), NegativeBinomial (``n``).
+"""
+
+from __future__ import annotations
+
+import pytensor.tensor as pt
+from pymc.distributions.continuous import WaldRV, WeibullBetaRV
+from pytensor.tensor.exceptions import NotScalarConstantError
+from pytensor.tensor.random.basic import (
+    BernoulliRV,
+    BetaRV,
+    BinomialRV,
+    CategoricalRV,
+    DirichletRV,
+    ExponentialRV,
+    GammaRV,
+    GeometricRV,
+    HalfNormalRV,
+    InvGammaRV,
+    LaplaceRV,
+    LogNormalRV,
+    MultinomialRV,
+    MvNormalRV,
+    NegBinomialRV,
+    NormalRV,
+    ParetoRV,
+    PoissonRV,
+    VonMisesRV,
+)
+
+from pymc_statmech.expfam import families as F
+from pymc_statmech.expfam.api import FamilyForm, _family_form
+
+__all__: list[str] = []
+
+
+def _form(family, natural, **fixed) -> FamilyForm:
+    return FamilyForm(family, family.as_natural(natural), fixed)
+
+
+def _pair(a, b):
+    a, b = pt.broadcast_arrays(pt.as_tensor_variable(a), pt.as_tensor_variable(b))
+    return pt.stack([a, b], axis=-1)
+
+
+def _gaussian(mu, sigma):
+    s2 = pt.square(sigma)
+    return _pair(mu / s2, -0.5 / s2)
+
+
+def _require_zero(value, name: str, what: str):
+    try:
+        is_zero = pt.get_scalar_constant_value(value) == 0
+    except NotScalarConstantError:
+        is_zero = False
+    if not is_zero:
+        raise NotImplementedError(
+            f"{what} with a non-zero {name} is not an exponential family in this library's "
+            f"catalogue; use {name}=0."
+        )
+
+
+@_family_form.register(NormalRV)
+def _(op, rv, mu, sigma):
+    return _form(F.normal, _gaussian(mu, sigma))
+
+
+@_family_form.register(LogNormalRV)
+def _(op, rv, mu, sigma):
+    return _form(F.lognormal, _gaussian(mu, sigma))
+
+
+@_family_form.register(HalfNormalRV)
+def _(op, rv, loc, sigma):
+    _require_zero(loc, "loc", "HalfNormal")
+    return _form(F.half_normal, -0.5 / pt.square(sigma))
+
+
+@_family_form.register(ExponentialRV)
+def _(op, rv, scale):
+    return _form(F.exponential, -1.0 / scale)
+
+
+@_family_form.register(GammaRV)
+def _(op, rv, alpha, scale):
+    return _form(F.gamma, _pair(alpha - 1, -1.0 / scale))
+
+
+@_family_form.register(InvGammaRV)
+def _(op, rv, alpha, beta):
+    return _form(F.inverse_gamma, _pair(-alpha - 1, -beta))
+
+
+@_family_form.register(BetaRV)
+def _(op, rv, a, b):
+    return _form(F.beta, _pair(a - 1, b - 1))
+
+
+@_family_form.register(DirichletRV)
+def _(op, rv, alpha):
+    return _form(F.dirichlet, alpha - 1)
+
+
+@_family_form.register(BernoulliRV)
+def _(op, rv, p):
+    return _form(F.bernoulli, pt.special.logit(p))
+
+
+@_family_form.register(BinomialRV)
+def _(op, rv, n, p):
+    return _form(F.binomial, pt.special.logit(p), n=n)
+
+
+@_family_form.register(PoissonRV)
+def _(op, rv, mu):
+    return _form(F.poisson, pt.log(mu))
+
+
+@_family_form.register(GeometricRV)
+def _(op, rv, p):
+    return _form(F.geometric_trials, pt.log1p(-p))
+
+
+@_family_form.register(NegBinomialRV)
+def _(op, rv, n, p):
+    return _form(F.negative_binomial, pt.log1p(-p), r=n)
+
+
+@_family_form.register(CategoricalRV)
+def _(op, rv, p):
+    return _form(F.categorical, pt.log(p))
+
+
+@_family_form.register(MultinomialRV)
+def _(op, rv, n, p):
+    return _form(F.multinomial, pt.log(p), n=n)
+
+
+@_family_form.register(MvNormalRV)
+def _(op, rv, mu, cov):
+    precision = pt.linalg.inv(cov)
+    h = (precision @ pt.shape_padright(mu, 1))[..., 0]
+    return _form(F.mvnormal, (h, -0.5 * precision))
+
+
+@_family_form.register(VonMisesRV)
+def _(op, rv, mu, kappa):
+    return _form(F.von_mises, _pair(kappa * pt.cos(mu), kappa * pt.sin(mu)))
+
+
+@_family_form.register(WaldRV)
+def _(op, rv, mu, lam, alpha):
+    _require_zero(alpha, "alpha (shift)", "Wald")
+    return _form(F.inverse_gaussian, _pair(-lam / (2 * pt.square(mu)), -lam / 2))
+
+
+@_family_form.register(WeibullBetaRV)
+def _(op, rv, alpha, beta):
+    return _form(F.weibull, -(beta ** (-alpha)), alpha=alpha)
+
+
+@_family_form.register(ParetoRV)
+def _(op, rv, alpha, m):
+    return _form(F.pareto, -alpha - 1, m=m)
+
+
+@_family_form.register(LaplaceRV)
+def _(op, rv, mu, b):
+    return _form(F.laplace, -1.0 / b, mu=mu)
