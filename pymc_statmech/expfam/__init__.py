@@ -11,6 +11,7 @@ from pymc_statmech.expfam.api import (
     mean_parameters,
     natural_parameters,
 )
+from pymc_statmech.expfam.custom import ExponentialFamily
 from pymc_statmech.expfam.distributions import (
     NaturalBernoulli,
     NaturalBeta,
@@ -35,6 +36,7 @@ from pymc_statmech.expfam.distributions import (
 from pymc_statmech.expfam.family import Family
 
 __all__ = [
+    "ExponentialFamily",
     "Family",
     "NaturalBernoulli",
     "NaturalBeta",
