@@ -55,15 +55,15 @@ def _gaussian(mu, sigma):
     return _pair(mu / s2, -0.5 / s2)
 
 
-def _require_zero(value, name: str, what: str):
+def _require_zero(value, name: str, what: str, meaning: str):
     try:
         is_zero = pt.get_scalar_constant_value(value) == 0
     except NotScalarConstantError:
         is_zero = False
     if not is_zero:
         raise NotImplementedError(
-            f"{what} with a non-zero {name} is not an exponential family in this library's "
-            f"catalogue; use {name}=0."
+            f"{what} with a non-zero {name} ({meaning}) has no exponential-family form here: "
+            f"only {name}=0 is supported."
         )
 
 
@@ -79,7 +79,7 @@ def _(op, rv, mu, sigma):
 
 @_family_form.register(HalfNormalRV)
 def _(op, rv, loc, sigma):
-    _require_zero(loc, "loc", "HalfNormal")
+    _require_zero(loc, "loc", "HalfNormal", "a location shift")
     return _form(F.half_normal, -0.5 / pt.square(sigma))
 
 
@@ -157,7 +157,7 @@ def _(op, rv, mu, kappa):
 
 @_family_form.register(WaldRV)
 def _(op, rv, mu, lam, alpha):
-    _require_zero(alpha, "alpha (shift)", "Wald")
+    _require_zero(alpha, "alpha", "Wald", "a location shift")
     return _form(F.inverse_gaussian, _pair(-lam / (2 * pt.square(mu)), -lam / 2))
 
 

@@ -186,14 +186,14 @@ def ExponentialFamily(
 
         u_grid = (np.arange(_GRID_SIZE) + 0.5) / _GRID_SIZE
 
-        def table(eta):
+        def grid_logp(eta):
             x, dx = mapping(pt.as_tensor_variable(u_grid))
-            dens = pt.exp(family.logp(x, _expand_eta(eta, nd))) * dx
-            cdf = pt.cumsum(dens, axis=-1)
-            return x, dens, cdf / cdf[..., -1:]
+            return x, family.logp(x, _expand_eta(eta, nd)), dx
 
         def sampler(rng, size, eta):
-            _, _, cdf = table(eta)
+            _, lp, dx = grid_logp(eta)
+            cdf = pt.cumsum(pt.exp(lp - pt.max(lp, axis=-1, keepdims=True)) * dx, axis=-1)
+            cdf = cdf / cdf[..., -1:]
             next_rng, q = uniform_rv(0.0, 1.0, size=size, rng=rng, return_next_rng=True)
             # One sorted search over all batch tables: table b is shifted by b (its values lie
             # in [b, b + 1]), and a draw belonging to table b searches for q + b.
@@ -213,8 +213,7 @@ def ExponentialFamily(
             return next_rng, x
 
         def point(eta):
-            x, dens, _ = table(eta)
-            lp = family.logp(x, _expand_eta(eta, nd))
+            x, lp, _ = grid_logp(eta)
             return x[pt.argmax(lp, axis=-1)]
 
     if expected_log_base_measure is not None:

@@ -416,7 +416,7 @@ def _gamma_params(eta):
 
 def _gamma_draw(rng, size, eta):
     alpha, beta = _gamma_params(eta)
-    return _rv(gamma_rv, rng, size, alpha, beta)  # (shape, rate)
+    return gamma_rv(alpha, scale=1.0 / beta, size=size, rng=rng, return_next_rng=True)
 
 
 gamma = Family(
@@ -455,7 +455,7 @@ def _inverse_gamma_params(eta):
 
 def _inverse_gamma_draw(rng, size, eta):
     alpha, beta = _inverse_gamma_params(eta)
-    next_rng, g = _rv(gamma_rv, rng, size, alpha, 1.0)
+    next_rng, g = gamma_rv(alpha, scale=1.0, size=size, rng=rng, return_next_rng=True)
     return next_rng, beta / g
 
 
@@ -761,7 +761,7 @@ def _wishart_draw(rng, size, eta):
     chol = pt.linalg.cholesky(scale, lower=True)
     batch_k = pt.concatenate([size, k[None]])
     shape = pt.shape_padright(nu, 1) - pt.arange(k)
-    next_rng, g = gamma_rv(shape / 2, 0.5, size=batch_k, rng=rng, return_next_rng=True)
+    next_rng, g = gamma_rv(shape / 2, scale=2.0, size=batch_k, rng=rng, return_next_rng=True)
     next_rng, z = normal_rv(
         0.0, 1.0, size=pt.concatenate([batch_k, k[None]]), rng=next_rng, return_next_rng=True
     )

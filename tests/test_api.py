@@ -1,0 +1,220 @@
+"""The public symbolic API on Natural* distributions and on PyMC's built-ins, against scipy."""
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+import scipy.special as sp
+import scipy.stats as st
+from pymc.logprob.utils import ParameterValueError
+
+import pymc_statmech as psm
+
+
+def value(x):
+    return np.asarray(pytensor.function([], x)())
+
+
+BUILTIN_ENTROPY = [
+    (lambda: pm.Normal.dist(1.0, 2.0), st.norm(1, 2)),
+    (lambda: pm.LogNormal.dist(0.3, 0.7), st.lognorm(0.7, scale=np.exp(0.3))),
+    (lambda: pm.HalfNormal.dist(1.5), st.halfnorm(scale=1.5)),
+    (lambda: pm.Exponential.dist(2.0), st.expon(scale=0.5)),
+    (lambda: pm.Gamma.dist(2.0, 3.0), st.gamma(2, scale=1 / 3)),
+    (lambda: pm.InverseGamma.dist(3.0, 2.0), st.invgamma(3, scale=2)),
+    (lambda: pm.Beta.dist(2.0, 3.0), st.beta(2, 3)),
+    (lambda: pm.Dirichlet.dist([1.5, 2.0, 0.7]), st.dirichlet([1.5, 2.0, 0.7])),
+    (lambda: pm.Bernoulli.dist(0.3), st.bernoulli(0.3)),
+    (lambda: pm.Binomial.dist(20, 0.3), st.binom(20, 0.3)),
+    (lambda: pm.Poisson.dist(3.0), st.poisson(3.0)),
+    (lambda: pm.Geometric.dist(0.3), st.geom(0.3)),
+    (lambda: pm.NegativeBinomial.dist(n=3.0, p=0.4), st.nbinom(3, 0.4)),
+    (lambda: pm.Categorical.dist(p=[0.2, 0.5, 0.3]), st.multinomial(1, [0.2, 0.5, 0.3])),
+    (lambda: pm.Multinomial.dist(7, [0.2, 0.5, 0.3]), st.multinomial(7, [0.2, 0.5, 0.3])),
+    (
+        lambda: pm.MvNormal.dist(mu=[1.0, 2.0], cov=[[2.0, 0.3], [0.3, 1.0]]),
+        st.multivariate_normal([1, 2], [[2.0, 0.3], [0.3, 1.0]]),
+    ),
+    (lambda: pm.VonMises.dist(0.5, 2.0), st.vonmises(2.0, loc=0.5)),
+    (lambda: pm.Wald.dist(2.0, 3.0), st.invgauss(2 / 3, scale=3)),
+    (lambda: pm.Weibull.dist(1.7, 2.0), st.weibull_min(1.7, scale=2.0)),
+    (lambda: pm.Pareto.dist(2.5, 1.3), st.pareto(2.5, scale=1.3)),
+    (lambda: pm.Laplace.dist(0.4, 1.2), st.laplace(0.4, 1.2)),
+]
+
+
+@pytest.mark.parametrize(("make", "ref"), BUILTIN_ENTROPY, ids=lambda x: getattr(x, "name", ""))
+def test_builtin_entropy_matches_scipy(make, ref):
+    assert float(value(psm.entropy(make()))) == pytest.approx(float(ref.entropy()), abs=1e-9)
+
+
+def test_builtin_entropy_keeps_batch_shape():
+    mu = np.array([0.5, 3.0, 40.0])
+    got = value(psm.entropy(pm.Poisson.dist(mu)))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, [st.poisson(m).entropy() for m in mu], atol=1e-9)
+
+
+def test_natural_parameters_of_builtins_follow_the_contract():
+    np.testing.assert_allclose(
+        value(psm.natural_parameters(pm.Normal.dist(1.0, 2.0))), [0.25, -0.125]
+    )
+    np.testing.assert_allclose(value(psm.natural_parameters(pm.Gamma.dist(2.0, 3.0))), [1.0, -3.0])
+    np.testing.assert_allclose(
+        value(psm.natural_parameters(pm.InverseGamma.dist(3.0, 2.0))), [-4.0, -2.0]
+    )
+    np.testing.assert_allclose(value(psm.natural_parameters(pm.Beta.dist(2.0, 3.0))), [1.0, 2.0])
+    np.testing.assert_allclose(value(psm.natural_parameters(pm.Poisson.dist(3.0))), np.log(3.0))
+    np.testing.assert_allclose(
+        value(psm.natural_parameters(pm.NegativeBinomial.dist(n=3.0, p=0.4))), np.log(0.6)
+    )
+    vm = value(psm.natural_parameters(pm.VonMises.dist(0.5, 2.0)))
+    np.testing.assert_allclose(vm, [2 * np.cos(0.5), 2 * np.sin(0.5)])
+    h, j = psm.natural_parameters(pm.MvNormal.dist(mu=[1.0, 2.0], cov=[[2.0, 0.3], [0.3, 1.0]]))
+    prec = np.linalg.inv([[2.0, 0.3], [0.3, 1.0]])
+    np.testing.assert_allclose(value(h), prec @ [1.0, 2.0])
+    np.testing.assert_allclose(value(j), -prec / 2)
+
+
+def test_mean_parameters_are_expected_statistics():
+    a, b = 2.0, 3.0
+    got = value(psm.mean_parameters(pm.Gamma.dist(a, b)))
+    np.testing.assert_allclose(got, [sp.digamma(a) - np.log(b), a / b], rtol=1e-13)
+    got = value(psm.mean_parameters(pm.Beta.dist(a, b)))
+    np.testing.assert_allclose(
+        got, [sp.digamma(a) - sp.digamma(a + b), sp.digamma(b) - sp.digamma(a + b)], rtol=1e-13
+    )
+
+
+def test_log_partition_of_natural_and_builtin_agree():
+    nat = psm.NaturalPoisson.dist(eta=np.log(3.0))
+    assert float(value(psm.log_partition(nat))) == pytest.approx(3.0, rel=1e-15)
+    assert float(value(psm.log_partition(pm.Poisson.dist(3.0)))) == pytest.approx(3.0, rel=1e-15)
+
+
+def test_fisher_information_gamma_closed_form():
+    a, b = 2.5, 1.5
+    got = value(psm.fisher_information(pm.Gamma.dist(a, b)))
+    expected = np.array([[sp.polygamma(1, a), 1 / b], [1 / b, a / b**2]])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_fisher_information_normal_is_covariance_of_statistics():
+    mu, s = 0.7, 1.3
+    got = value(psm.fisher_information(pm.Normal.dist(mu, s)))
+    # Cov of (x, x^2) for N(mu, s^2).
+    expected = np.array([[s**2, 2 * mu * s**2], [2 * mu * s**2, 4 * mu**2 * s**2 + 2 * s**4]])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_kl_natural_against_builtin_closed_forms():
+    # Normal: KL(N(m1, s1) || N(m2, s2)).
+    m1, s1, m2, s2 = 0.3, 1.2, -0.5, 0.8
+    q = psm.NaturalNormal.dist(eta=[m2 / s2**2, -1 / (2 * s2**2)])
+    expected = np.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
+    assert float(value(psm.kl_divergence(pm.Normal.dist(m1, s1), q))) == pytest.approx(
+        expected, rel=1e-12
+    )
+    # Gamma (shape, rate): closed form from Penny (2001).
+    a1, b1, a2, b2 = 2.0, 3.0, 1.5, 0.7
+    expected = (
+        (a1 - a2) * sp.digamma(a1)
+        - sp.gammaln(a1)
+        + sp.gammaln(a2)
+        + a2 * (np.log(b1) - np.log(b2))
+        + a1 * (b2 - b1) / b1
+    )
+    q = psm.NaturalGamma.dist(eta=[a2 - 1, -b2])
+    assert float(value(psm.kl_divergence(pm.Gamma.dist(a1, b1), q))) == pytest.approx(
+        expected, rel=1e-12
+    )
+    # Poisson.
+    l1, l2 = 3.0, 5.5
+    expected = l1 * np.log(l1 / l2) + l2 - l1
+    q = psm.NaturalPoisson.dist(eta=np.log(l2))
+    assert float(value(psm.kl_divergence(pm.Poisson.dist(l1), q))) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+def test_kl_mvnormal_closed_form():
+    m1, m2 = np.array([1.0, -1.0]), np.array([0.0, 0.5])
+    c1 = np.array([[2.0, 0.3], [0.3, 1.0]])
+    c2 = np.array([[1.0, -0.2], [-0.2, 0.5]])
+    p2 = np.linalg.inv(c2)
+    expected = 0.5 * (
+        np.trace(p2 @ c1)
+        + (m2 - m1) @ p2 @ (m2 - m1)
+        - 2
+        + np.linalg.slogdet(c2)[1]
+        - np.linalg.slogdet(c1)[1]
+    )
+    q = psm.NaturalMvNormal.dist(h=p2 @ m2, precision=p2)
+    got = float(value(psm.kl_divergence(pm.MvNormal.dist(mu=m1, cov=c1), q)))
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_entropy_is_entropy_plus_kl():
+    p, q = pm.Beta.dist(2.0, 3.0), psm.NaturalBeta.dist(eta=[0.5, 4.0])
+    ce = float(value(psm.cross_entropy(p, q)))
+    assert ce == pytest.approx(float(value(psm.entropy(p) + psm.kl_divergence(p, q))), rel=1e-13)
+    # -E_p[log q] by quadrature.
+    qref = st.beta(1.5, 5.0)
+    from scipy.integrate import quad
+
+    expected = quad(lambda x: -st.beta(2, 3).pdf(x) * qref.logpdf(x), 0, 1, epsabs=1e-13)[0]
+    assert ce == pytest.approx(expected, abs=1e-9)
+
+
+def test_kl_between_unrelated_families_names_both():
+    with pytest.raises(NotImplementedError, match="Normal.*Gamma"):
+        psm.kl_divergence(pm.Normal.dist(), pm.Gamma.dist(1.0, 1.0))
+    # pm.Geometric counts trials, NaturalGeometric failures: different supports.
+    with pytest.raises(NotImplementedError, match="Geometric"):
+        psm.kl_divergence(pm.Geometric.dist(0.3), psm.NaturalGeometric.dist(eta=-0.5))
+
+
+def test_kl_needs_equal_fixed_parameters():
+    with pytest.raises(ValueError, match="'n'"):
+        psm.kl_divergence(pm.Binomial.dist(3, 0.2), pm.Binomial.dist(4, 0.2))
+    n = pt.lscalar("n")
+    kl = psm.kl_divergence(pm.Binomial.dist(n, 0.2), pm.Binomial.dist(5, 0.4))
+    fn = pytensor.function([n], kl)
+    assert np.isfinite(fn(5))
+    with pytest.raises(ParameterValueError):
+        fn(6)
+
+
+def test_quantities_are_differentiable():
+    # d H(Poisson(mu)) / d mu by the exact series against a central difference.
+    mu = pt.dscalar("mu")
+    h = psm.entropy(pm.Poisson.dist(mu))
+    f = pytensor.function([mu], [h, pytensor.grad(h, mu)])
+    step = 1e-5
+    (h0, g), (hp, _), (hm, _) = f(7.3), f(7.3 + step), f(7.3 - step)
+    assert g == pytest.approx((hp - hm) / (2 * step), rel=1e-6)
+    # d KL / d eta_q for Gamma: equals mu_q - mu_p (gradient of a Bregman divergence).
+    eta_q = pt.dvector("eta_q")
+    kl = psm.kl_divergence(pm.Gamma.dist(2.0, 3.0), psm.NaturalGamma.dist(eta=eta_q))
+    grad = pytensor.function([eta_q], pytensor.grad(kl, eta_q))([0.5, -0.7])
+    mq = [sp.digamma(1.5) - np.log(0.7), 1.5 / 0.7]
+    mp = [sp.digamma(2.0) - np.log(3.0), 2.0 / 3.0]
+    np.testing.assert_allclose(grad, np.subtract(mq, mp), rtol=1e-12)
+
+
+def test_model_variables_work():
+    with pm.Model():
+        x = pm.Gamma("x", 2.0, 3.0)
+        y = psm.NaturalGamma("y", eta=[1.0, -3.0])
+    assert float(value(psm.kl_divergence(x, y))) == pytest.approx(0.0, abs=1e-14)
+    assert float(value(psm.entropy(x))) == pytest.approx(st.gamma(2, scale=1 / 3).entropy())
+
+
+def test_non_exponential_family_is_refused():
+    with pytest.raises(NotImplementedError, match="StudentT|no registered"):
+        psm.entropy(pm.StudentT.dist(3.0))
+    with pytest.raises(NotImplementedError, match="Wald with a non-zero alpha"):
+        psm.entropy(pm.Wald.dist(1.0, 2.0, alpha=0.5))
+    with pytest.raises(TypeError, match="not a random variable"):
+        psm.entropy(pt.dscalar("x"))
