@@ -150,7 +150,10 @@ def fisher_information(rv: TensorVariable) -> TensorVariable:
 
 
 def entropy(rv: TensorVariable) -> TensorVariable:
-    r"""Exact (differential) entropy in nats: :math:`H = A(\eta) - \langle\eta,\mu\rangle - E[\log h]`.
+    r"""Exact (differential) entropy in nats.
+
+    .. math:: H = A(\eta) - \langle\eta,\mu\rangle - E[\log h(x)]
+
 
     Discrete families with unbounded or large support (Poisson, negative binomial, binomial,
     multinomial) use an exact windowed series with a proven Chernoff tail bound; see
@@ -181,8 +184,10 @@ def _check_same_fixed(value: TensorVariable, fp: FamilyForm, fq: FamilyForm) -> 
     for name in fp.family.fixed:
         a, b = pt.as_tensor_variable(fp.fixed[name]), pt.as_tensor_variable(fq.fixed[name])
         try:
-            values = (pt.get_underlying_scalar_constant_value(a),
-                      pt.get_underlying_scalar_constant_value(b))
+            values = (
+                pt.get_underlying_scalar_constant_value(a),
+                pt.get_underlying_scalar_constant_value(b),
+            )
         except NotScalarConstantError:
             conditions.append(pt.all(pt.eq(a, b)))
             continue

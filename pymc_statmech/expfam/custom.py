@@ -204,8 +204,9 @@ def ExponentialFamily(
             pos = pt.searchsorted(flat, q + pt.broadcast_to(offsets, q.shape))
             local = pos - pt.cast(pt.broadcast_to(offsets, q.shape), "int64") * _GRID_SIZE
             idx = pt.clip(local, 0, _GRID_SIZE - 1)
-            prev = pt.switch(idx > 0, flat[pt.maximum(pos - 1, 0)] - pt.broadcast_to(
-                offsets, q.shape), 0.0)
+            prev = pt.switch(
+                idx > 0, flat[pt.maximum(pos - 1, 0)] - pt.broadcast_to(offsets, q.shape), 0.0
+            )
             here = flat[pt.clip(pos, 0, flat.shape[0] - 1)] - pt.broadcast_to(offsets, q.shape)
             frac = pt.clip((q - prev) / pt.maximum(here - prev, 1e-300), 0.0, 1.0)
             u = (pt.cast(idx, "float64") + frac) / _GRID_SIZE
@@ -219,6 +220,7 @@ def ExponentialFamily(
     if expected_log_base_measure is not None:
         expected = expected_log_base_measure
     elif log_base_measure is None or not _depends_on_input(log_h):
+
         def expected(eta, _c=log_h):
             batch = eta if nd == 0 else eta[..., 0]
             return pt.zeros_like(batch) + _c(pt.as_tensor_variable(0.0))
@@ -259,4 +261,3 @@ def _depends_on_input(fn: Callable) -> bool:
 
 def _doc(name: str) -> str:
     return f"User-defined exponential family {name!r} built by pymc_statmech.ExponentialFamily."
-

@@ -421,5 +421,3 @@ class NaturalWishart(NaturalDistribution, Continuous):
 def _natural_wishart_transform(op, rv):
     # The same unconstraining bijection as PyMC's Wishart: X = L L^T with log-diagonal L.
     return transforms.CholeskyCovTransform(n=rv.owner.inputs[2].shape[-1])
-
-

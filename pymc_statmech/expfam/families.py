@@ -160,8 +160,8 @@ poisson = Family(
     in_support=_nonneg_int,
     support="x in {0, 1, 2, ...}",
     discrete=True,
-    expected_log_base_measure=lambda eta: -count_series_expectation(
-        poisson, lambda k: pt.gammaln(k + 1), eta
+    expected_log_base_measure=lambda eta: (
+        -count_series_expectation(poisson, lambda k: pt.gammaln(k + 1), eta)
     ),
     natural_from_mean_closed=lambda mu: pt.log(mu),
     sampler=lambda rng, size, eta: _rv(poisson_rv, rng, size, pt.exp(eta)),
@@ -272,9 +272,7 @@ def _multinomial_expected_log_h(eta, n):
     log_p = pt.special.log_softmax(eta, axis=-1)
     logit = log_p - pt.log1mexp(pt.minimum(log_p, -1e-300))
     n_b = pt.shape_padright(n, 1)
-    e_log_fact = count_series_expectation(
-        binomial, lambda k: pt.gammaln(k + 1), logit, n=n_b
-    )
+    e_log_fact = count_series_expectation(binomial, lambda k: pt.gammaln(k + 1), logit, n=n_b)
     return pt.gammaln(n + 1) - pt.sum(e_log_fact, axis=-1)
 
 
@@ -295,7 +293,9 @@ multinomial = Family(
     fixed=("n",),
     expected_log_base_measure=_multinomial_expected_log_h,
     natural_from_mean_closed=lambda mu, n: pt.log(mu / pt.shape_padright(n, 1)),
-    sampler=lambda rng, size, eta, n: _rv(multinomial_rv, rng, size, n, pt.special.softmax(eta, axis=-1)),
+    sampler=lambda rng, size, eta, n: _rv(
+        multinomial_rv, rng, size, n, pt.special.softmax(eta, axis=-1)
+    ),
     point=lambda eta, n: _multinomial_point(eta, n),
     builtin=None,
 )
@@ -422,7 +422,9 @@ def _gamma_draw(rng, size, eta):
 gamma = Family(
     name="Gamma",
     statistics=lambda x: pt.stack([_safe_log(x), x], axis=-1),
-    log_partition=lambda eta: pt.gammaln(eta[..., 0] + 1) - (eta[..., 0] + 1) * pt.log(-eta[..., 1]),
+    log_partition=lambda eta: (
+        pt.gammaln(eta[..., 0] + 1) - (eta[..., 0] + 1) * pt.log(-eta[..., 1])
+    ),
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
     natural_ndims=(1,),
     value_ndim=0,
@@ -462,8 +464,9 @@ def _inverse_gamma_draw(rng, size, eta):
 inverse_gamma = Family(
     name="InverseGamma",
     statistics=lambda x: pt.stack([_safe_log(x), 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
-    log_partition=lambda eta: pt.gammaln(-eta[..., 0] - 1)
-    - (-eta[..., 0] - 1) * pt.log(-eta[..., 1]),
+    log_partition=lambda eta: (
+        pt.gammaln(-eta[..., 0] - 1) - (-eta[..., 0] - 1) * pt.log(-eta[..., 1])
+    ),
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
     natural_ndims=(1,),
     value_ndim=0,
@@ -631,8 +634,9 @@ def _inverse_gaussian_expected_log_x(eta):
 inverse_gaussian = Family(
     name="InverseGaussian",
     statistics=lambda x: pt.stack([x, 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
-    log_partition=lambda eta: -2 * pt.sqrt(eta[..., 0] * eta[..., 1])
-    - 0.5 * pt.log(-2 * eta[..., 1]),
+    log_partition=lambda eta: (
+        -2 * pt.sqrt(eta[..., 0] * eta[..., 1]) - 0.5 * pt.log(-2 * eta[..., 1])
+    ),
     log_base_measure=lambda x: -0.5 * LOG_2PI - 1.5 * _safe_log(x),
     natural_ndims=(1,),
     value_ndim=0,
@@ -643,8 +647,9 @@ inverse_gaussian = Family(
     ],
     in_support=lambda x: x > 0,
     support="x > 0",
-    expected_log_base_measure=lambda eta: -0.5 * LOG_2PI
-    - 1.5 * _inverse_gaussian_expected_log_x(eta),
+    expected_log_base_measure=lambda eta: (
+        -0.5 * LOG_2PI - 1.5 * _inverse_gaussian_expected_log_x(eta)
+    ),
     # E[x] = mu and E[1/x] = 1/mu + 1/lambda.
     natural_from_mean_closed=lambda m: _inverse_gaussian_natural(m),
     sampler=lambda rng, size, eta: _rv(wald_rv, rng, size, *_inverse_gaussian_params(eta)),
@@ -787,8 +792,7 @@ wishart = Family(
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[1]),
     natural_from_mean_closed=None,
     sampler=_wishart_draw,
-    point=lambda eta: pt.shape_padright(_wishart_nu(eta), 2)
-    * pt.linalg.inv(-2 * _sym(eta[0])),
+    point=lambda eta: pt.shape_padright(_wishart_nu(eta), 2) * pt.linalg.inv(-2 * _sym(eta[0])),
     builtin=None,
 )
 
@@ -844,8 +848,9 @@ weibull = Family(
     support="x > 0",
     fixed=("alpha",),
     # x^alpha is Exponential(-eta), so E[log x] = (-log(-eta) - Euler gamma) / alpha.
-    expected_log_base_measure=lambda eta, alpha: pt.log(alpha)
-    + (alpha - 1) * (-pt.log(-eta) - np.euler_gamma) / alpha,
+    expected_log_base_measure=lambda eta, alpha: (
+        pt.log(alpha) + (alpha - 1) * (-pt.log(-eta) - np.euler_gamma) / alpha
+    ),
     natural_from_mean_closed=lambda mu, alpha: -1 / mu,
     point=lambda eta, alpha: (-1 / eta) ** (1 / alpha),
 )

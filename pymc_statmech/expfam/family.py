@@ -237,11 +237,7 @@ class Family:
             dot = self.dot_statistics(eta, x, **fixed)
         else:
             dot = self.inner(eta, self.statistics(x, **fixed))
-        lp = (
-            dot
-            - self.log_partition(eta, **fixed)
-            + self.log_base_measure(x, **fixed)
-        )
+        lp = dot - self.log_partition(eta, **fixed) + self.log_base_measure(x, **fixed)
         return pt.switch(self.in_support(x, **fixed), lp, -np.inf)
 
     # -- derived quantities ------------------------------------------------------------------
@@ -267,14 +263,12 @@ class Family:
         if self.n_components == 1 and self.natural_ndims[0] == 0:
             return pytensor.grad(pt.sum(mean[0]), comps[0])
         batch_ndim = comps[0].ndim - self.natural_ndims[0]
-        flat_mean = pt.concatenate(
-            [m.reshape((*m.shape[:batch_ndim], -1)) for m in mean], axis=-1
-        )
+        flat_mean = pt.concatenate([m.reshape((*m.shape[:batch_ndim], -1)) for m in mean], axis=-1)
         # Batch elements are independent, so summing over the batch before differentiating
         # gives every batch element's Jacobian at once.
         summed = flat_mean.reshape((-1, flat_mean.shape[-1])).sum(axis=0)
         blocks = []
-        for c, nd in zip(comps, self.natural_ndims, strict=True):
+        for c in comps:
             jac = pytensor.gradient.jacobian(summed, c, vectorize=True)  # (D, *batch, *core)
             jac = jac.reshape((jac.shape[0], *c.shape[:batch_ndim], -1))
             blocks.append(pt.moveaxis(jac, 0, -2))  # (*batch, D, core)
@@ -291,7 +285,7 @@ class Family:
         return self.expected_log_base_measure(eta, **fixed)
 
     def entropy(self, eta: Natural, **fixed) -> TensorVariable:
-        r"""Entropy :math:`H = A(\eta) - \langle \eta, \nabla A(\eta)\rangle - E[\log h]` in nats."""
+        r"""Entropy :math:`H = A(\eta) - \langle \eta, \nabla A(\eta)\rangle - E\log h` (nats)."""
         fixed = _as_float(fixed)
         eta = self.as_natural(eta)
         mu = self.mean_parameters(eta, **fixed)
@@ -302,7 +296,10 @@ class Family:
         )
 
     def cross_entropy(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
-        r"""Cross-entropy :math:`-E_p[\log q] = A(\eta_q) - \langle\eta_q,\mu_p\rangle - E_p[\log h]`."""
+        r"""Cross-entropy :math:`-E_p \log q = A(\eta_q) - \langle\eta_q,\mu_p\rangle - E_p\log h`.
+
+        In nats; requires both members to share the fixed parameters.
+        """
         fixed = _as_float(fixed)
         eta_p, eta_q = self.as_natural(eta_p), self.as_natural(eta_q)
         mu_p = self.mean_parameters(eta_p, **fixed)
@@ -418,8 +415,8 @@ def count_series_expectation(
     so choosing :math:`K_\pm` to make each bound :math:`e^{-L}` (the tightest over a grid of
     tilts) leaves at most :math:`2e^{-L}` probability outside. The weights are normalised over
     the window and :math:`f` is centred at the mean, which keeps the rounding error of
-    :math:`\log p(k)` (of order ``ulp(log k!)``) from reaching the result. By Cauchy-Schwarz the omitted part
-    of the sum is at most :math:`\sqrt{2} e^{-L/2} \sqrt{E[f(X)^2]}`; with the default
+    :math:`\log p(k)` (of order ``ulp(log k!)``) from reaching the result. By Cauchy-Schwarz the
+    omitted part of the sum is at most :math:`\sqrt{2} e^{-L/2} \sqrt{E[f(X)^2]}`; with the default
     :math:`L = 120` that is :math:`1.2 \cdot 10^{-26} \sqrt{E[f^2]}`, far below float64 resolution
     of :math:`E[f]`. The number of terms grows like :math:`31 \sqrt{\mathrm{Var}\, X}`: no
     asymptotic (Stirling) expansion is used anywhere.
@@ -454,8 +451,10 @@ def count_series_expectation(
     tilts_sd = _SERIES_TILTS / sd[..., None]
     upper_room = _upper_room(family, eta)
     tilts_up = pt.concatenate(
-        [pt.minimum(tilts_sd, 0.999 * upper_room[..., None]),
-         _SERIES_DOMAIN_FRACTIONS * upper_room[..., None]],
+        [
+            pt.minimum(tilts_sd, 0.999 * upper_room[..., None]),
+            _SERIES_DOMAIN_FRACTIONS * upper_room[..., None],
+        ],
         axis=-1,
     )
     tilts_down = tilts_sd
