@@ -1,6 +1,7 @@
 """Exponential families in natural parameters: specs, PyMC distributions, derived quantities."""
 
 from pymc_statmech.expfam import builtins as _builtins  # noqa: F401  (registers PyMC built-ins)
+from pymc_statmech.expfam import conjugate
 from pymc_statmech.expfam.api import (
     cross_entropy,
     entropy,
@@ -10,6 +11,21 @@ from pymc_statmech.expfam.api import (
     log_partition,
     mean_parameters,
     natural_parameters,
+)
+from pymc_statmech.expfam.conjugate import (
+    ConjugateResult,
+    RegressionResult,
+    beta_bernoulli,
+    beta_binomial,
+    conjugate_update,
+    dirichlet_categorical,
+    dirichlet_multinomial,
+    gamma_exponential,
+    gamma_normal,
+    gamma_poisson,
+    mvnormal_mvnormal,
+    normal_inverse_gamma_regression,
+    normal_normal,
 )
 from pymc_statmech.expfam.custom import ExponentialFamily
 from pymc_statmech.expfam.distributions import (
@@ -36,6 +52,7 @@ from pymc_statmech.expfam.distributions import (
 from pymc_statmech.expfam.family import Family
 
 __all__ = [
+    "ConjugateResult",
     "ExponentialFamily",
     "Family",
     "NaturalBernoulli",
@@ -57,12 +74,25 @@ __all__ = [
     "NaturalPoisson",
     "NaturalVonMises",
     "NaturalWishart",
+    "RegressionResult",
+    "beta_bernoulli",
+    "beta_binomial",
+    "conjugate",
+    "conjugate_update",
     "cross_entropy",
+    "dirichlet_categorical",
+    "dirichlet_multinomial",
     "entropy",
     "family_form",
     "fisher_information",
+    "gamma_exponential",
+    "gamma_normal",
+    "gamma_poisson",
     "kl_divergence",
     "log_partition",
     "mean_parameters",
+    "mvnormal_mvnormal",
     "natural_parameters",
+    "normal_inverse_gamma_regression",
+    "normal_normal",
 ]
