@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor.scalar as ps
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
 from pytensor.gradient import zero_grad
@@ -60,6 +59,7 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech.expfam import families
+from pymc_statmech.expfam.api import family_form
 from pymc_statmech.expfam.distributions import (
     NaturalBeta,
     NaturalDirichlet,
@@ -67,7 +67,6 @@ from pymc_statmech.expfam.distributions import (
     NaturalInverseGamma,
     NaturalMvNormal,
     NaturalNormal,
-    NaturalRV,
 )
 from pymc_statmech.expfam.family import Family, _as_float_tensor
 
@@ -1064,52 +1063,32 @@ def normal_inverse_gamma_regression(
 # Dispatch from PyMC distributions
 # ---------------------------------------------------------------------------------------------
 def _prior_params(prior: TensorVariable) -> tuple[str, dict[str, TensorVariable]]:
-    """Name and classical parameters of a PyMC or ``Natural*`` prior distribution."""
-    owner = getattr(prior, "owner", None)
-    if owner is None:
+    """Name and classical parameters of a PyMC or ``Natural*`` prior, from its natural form."""
+    if getattr(prior, "owner", None) is None:
         raise TypeError(
             "conjugate_update: `prior` must be a PyMC distribution such as "
             f"pm.Beta.dist(1, 1); got {prior!r}."
         )
-    op, inputs = owner.op, owner.inputs
-    if isinstance(op, NaturalRV):
-        eta, _ = type(op).to_natural(inputs[2:])
-        name = op.family.name
-        if name == "Beta":
-            return name, {"alpha": eta[..., 0] + 1, "beta": eta[..., 1] + 1}
-        if name == "Gamma":
-            return name, {"alpha": eta[..., 0] + 1, "beta": -eta[..., 1]}
-        if name == "Dirichlet":
-            return name, {"a": eta + 1}
-        if name == "Normal":
-            return name, {
-                "mu0": -eta[..., 0] / (2 * eta[..., 1]),
-                "sigma0": pt.sqrt(-0.5 / eta[..., 1]),
-            }
-        if name == "MvNormal":
-            precision = -2 * eta[1]
-            cov0, _ = _spd_inverse(precision)
-            return name, {"mu0": _spd_solve(precision, eta[0]), "cov0": cov0}
-        return name, {}
-    name = type(op).__name__.removesuffix("RV")
-    params = inputs[2:]
+    try:
+        family, eta, _ = family_form(prior)
+    except NotImplementedError:
+        return type(prior.owner.op).__name__.removesuffix("RV"), {}
+    name = family.name
     if name == "Beta":
-        return name, {"alpha": params[0], "beta": params[1]}
+        return name, {"alpha": eta[..., 0] + 1, "beta": eta[..., 1] + 1}
     if name == "Gamma":
-        # PyMC stores the scale 1/beta; recover beta itself when the scale is its reciprocal.
-        scale = params[1]
-        owner = scale.owner
-        if owner is not None and isinstance(getattr(owner.op, "scalar_op", None), ps.Reciprocal):
-            beta = owner.inputs[0]
-        else:
-            beta = 1 / _as_float_tensor(scale)
-        return name, {"alpha": params[0], "beta": beta}
+        return name, {"alpha": eta[..., 0] + 1, "beta": -eta[..., 1]}
     if name == "Dirichlet":
-        return name, {"a": params[0]}
+        return name, {"a": eta + 1}
     if name == "Normal":
-        return name, {"mu0": params[0], "sigma0": params[1]}
+        return name, {
+            "mu0": -eta[..., 0] / (2 * eta[..., 1]),
+            "sigma0": pt.sqrt(-0.5 / eta[..., 1]),
+        }
     if name == "MvNormal":
-        return name, {"mu0": params[0], "cov0": params[1]}
+        precision = -2 * eta[1]
+        cov0, _ = _spd_inverse(precision)
+        return name, {"mu0": _spd_solve(precision, eta[0]), "cov0": cov0}
     return name, {}
 
 
