@@ -162,8 +162,8 @@ def entropy(rv: TensorVariable) -> TensorVariable:
     Examples
     --------
     >>> import pymc as pm, pymc_statmech as psm
-    >>> round(float(psm.entropy(pm.Poisson.dist(3.0)).eval()), 12)
-    1.976621...
+    >>> round(float(psm.entropy(pm.Poisson.dist(3.0)).eval()), 10)
+    1.9314701981
     """
     family, eta, fixed = family_form(rv)
     return family.entropy(eta, **fixed)

@@ -126,7 +126,7 @@ def ExponentialFamily(
     ...     log_base_measure=lambda x: pt.log(x), support=(0.0, np.inf))
     >>> d = Rayleigh.dist(eta=-0.5)  # sigma = 1
     >>> round(float(psm.entropy(d).eval()), 10)  # 1 + log(1/sqrt 2) + euler_gamma / 2
-    0.9420342421
+    0.9420342422
     """
     values = None
     if isinstance(support, tuple) and len(support) == 2:

@@ -357,7 +357,7 @@ def _gaussian_natural(mu):
 
 
 def _squares(x):
-    return pt.stack([x, x**2], axis=-1)
+    return [x, x**2]
 
 
 normal = Family(
@@ -421,7 +421,7 @@ def _gamma_draw(rng, size, eta):
 
 gamma = Family(
     name="Gamma",
-    statistics=lambda x: pt.stack([_safe_log(x), x], axis=-1),
+    statistics=lambda x: [_safe_log(x), x],
     log_partition=lambda eta: (
         pt.gammaln(eta[..., 0] + 1) - (eta[..., 0] + 1) * pt.log(-eta[..., 1])
     ),
@@ -463,7 +463,7 @@ def _inverse_gamma_draw(rng, size, eta):
 
 inverse_gamma = Family(
     name="InverseGamma",
-    statistics=lambda x: pt.stack([_safe_log(x), 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
+    statistics=lambda x: [_safe_log(x), 1 / pt.switch(x > 0, x, 1.0)],
     log_partition=lambda eta: (
         pt.gammaln(-eta[..., 0] - 1) - (-eta[..., 0] - 1) * pt.log(-eta[..., 1])
     ),
@@ -508,7 +508,7 @@ def _beta_start(mu):
 
 beta = Family(
     name="Beta",
-    statistics=lambda x: pt.stack([_safe_log(x), _safe_log(1 - x)], axis=-1),
+    statistics=lambda x: [_safe_log(x), _safe_log(1 - x)],
     log_partition=_beta_A,
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
     natural_ndims=(1,),
@@ -580,7 +580,7 @@ def _von_mises_params(eta):
 
 von_mises = Family(
     name="VonMises",
-    statistics=lambda x: pt.stack([pt.cos(x), pt.sin(x)], axis=-1),
+    statistics=lambda x: [pt.cos(x), pt.sin(x)],
     log_partition=_von_mises_A,
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
     natural_ndims=(1,),
@@ -633,7 +633,7 @@ def _inverse_gaussian_expected_log_x(eta):
 
 inverse_gaussian = Family(
     name="InverseGaussian",
-    statistics=lambda x: pt.stack([x, 1 / pt.switch(x > 0, x, 1.0)], axis=-1),
+    statistics=lambda x: [x, 1 / pt.switch(x > 0, x, 1.0)],
     log_partition=lambda eta: (
         -2 * pt.sqrt(eta[..., 0] * eta[..., 1]) - 0.5 * pt.log(-2 * eta[..., 1])
     ),

@@ -19,7 +19,7 @@ References
 ----------
 .. [1] Wainwright, M. J. and Jordan, M. I. (2008). Graphical Models, Exponential Families, and
    Variational Inference. Foundations and Trends in Machine Learning 1(1-2), ch. 3.
-.. [2] Balsubramani, A. (2024). Statistical mechanics of learning: a primer. arXiv:2409.18630.
+.. [2] Balsubramani, A. (2024). arXiv:2409.18630.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ class Family:
         Human-readable name, used in error messages.
     statistics : callable
         ``T(x, **fixed)``: the sufficient statistics. One tensor per natural component (a tuple
-        when the family has several components), each with the component's core shape.
+        when the family has several components), each with the component's core shape; a
+        vector statistic of fixed length may instead be a list of its entries, which keeps the
+        inner product from materialising a ``(..., d)`` array.
     log_partition : callable
         ``A(eta, **fixed)``: the log-partition (a dimensionless free energy), batch-shaped.
     log_base_measure : callable
@@ -224,6 +226,10 @@ class Family:
         for e, t, nd in zip(
             self.components(eta), self.components(stats), self.natural_ndims, strict=True
         ):
+            if isinstance(t, list):
+                # Entries of a vector statistic, kept apart so no (..., d) array is built.
+                total = total + sum(e[..., i] * t_i for i, t_i in enumerate(t))
+                continue
             prod = e * t
             total = total + (pt.sum(prod, axis=tuple(range(-nd, 0))) if nd else prod)
         return total
