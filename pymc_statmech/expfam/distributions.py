@@ -162,28 +162,22 @@ class NaturalDistributionMeta(DistributionMeta):
 
         clsdict.setdefault("logp", logp)
         clsdict.setdefault("support_point", support_point)
+        def closed_form(own, dispatch):
+            # The family's own closed form, else that of the equivalent PyMC distribution.
+            def method(value, *params):
+                eta, fixed = rv_type.to_natural(params)
+                eta = family.as_natural(eta)
+                if own is not None:
+                    return own(value, eta, **fixed)
+                builtin = family.builtin(eta, **fixed)
+                return dispatch(builtin.owner.op, value, *builtin.owner.inputs)
+
+            return method
+
         if family.logcdf is not None or family.builtin is not None:
-
-            def logcdf(value, *params):
-                eta, fixed = rv_type.to_natural(params)
-                eta = family.as_natural(eta)
-                if family.logcdf is not None:
-                    return family.logcdf(value, eta, **fixed)
-                builtin = family.builtin(eta, **fixed)
-                return _logcdf(builtin.owner.op, value, *builtin.owner.inputs)
-
-            clsdict.setdefault("logcdf", logcdf)
+            clsdict.setdefault("logcdf", closed_form(family.logcdf, _logcdf))
         if family.icdf is not None or (family.builtin is not None and not family.discrete):
-
-            def icdf(value, *params):
-                eta, fixed = rv_type.to_natural(params)
-                eta = family.as_natural(eta)
-                if family.icdf is not None:
-                    return family.icdf(value, eta, **fixed)
-                builtin = family.builtin(eta, **fixed)
-                return _icdf(builtin.owner.op, value, *builtin.owner.inputs)
-
-            clsdict.setdefault("icdf", icdf)
+            clsdict.setdefault("icdf", closed_form(family.icdf, _icdf))
         return super().__new__(mcs, name, bases, clsdict)
 
 
