@@ -218,3 +218,51 @@ def test_non_exponential_family_is_refused():
         psm.entropy(pm.Wald.dist(1.0, 2.0, alpha=0.5))
     with pytest.raises(TypeError, match="not a random variable"):
         psm.entropy(pt.dscalar("x"))
+
+
+def test_count_series_at_extreme_rates(caplog):
+    # Tiny rates: H = lam (1 - log lam) + O(lam^2 log lam); the window must stay finite and
+    # the graph must compile without rewrite failures.
+    with caplog.at_level("WARNING", logger="pytensor"):
+        for eta in (-50.0, -20.0):
+            lam = np.exp(eta)
+            got = float(value(psm.entropy(psm.NaturalPoisson.dist(eta=eta))))
+            assert got == pytest.approx(lam * (1 - np.log(lam)), rel=1e-7)
+        # Binomial with tiny p: H = lam (1 - log lam) to first order, lam = n p.
+        lam = 50 * sp.expit(-40.0)
+        got = float(value(psm.entropy(psm.NaturalBinomial.dist(n=50, eta=-40.0))))
+        assert got == pytest.approx(lam * (1 - np.log(lam)), rel=1e-12)
+    assert "Rewrite failure" not in caplog.text
+
+
+@pytest.mark.parametrize("lam", [1e4, 1e6, np.exp(15.0)])
+def test_count_series_large_rate_against_asymptotics(lam):
+    # H = log(2 pi e lam)/2 - 1/(12 lam) - 1/(24 lam^2) - 19/(360 lam^3) + O(lam^-4): exact to
+    # float64 at these rates, where scipy's own .entropy() is wrong (4.22 instead of 8.92 at e^15).
+    ref = 0.5 * np.log(2 * np.pi * np.e * lam) - 1 / (12 * lam) - 1 / (24 * lam**2)
+    ref -= 19 / (360 * lam**3)
+    got = float(value(psm.entropy(psm.NaturalPoisson.dist(eta=np.log(lam)))))
+    # The rounding left is that of log p at the mean, about ulp(lam log lam).
+    assert got == pytest.approx(ref, abs=50 * np.spacing(lam * np.log(lam)))
+
+
+def test_count_series_refuses_a_window_too_large_for_memory():
+    with pytest.raises(AssertionError, match="too spread out"):
+        value(psm.entropy(psm.NaturalNegativeBinomial.dist(r=2.0, eta=-1e-8)))
+
+
+def test_gaussian_quantities_do_not_cancel_at_large_locations():
+    # mu / sigma ~ 2e12: the Legendre and Bregman forms would lose every digit.
+    eta = np.array([1e10, -1e-5])
+    sigma2 = -1 / (2 * eta[1])
+    assert float(value(psm.entropy(psm.NaturalNormal.dist(eta=eta)))) == pytest.approx(
+        0.5 * np.log(2 * np.pi * np.e * sigma2), rel=1e-14
+    )
+    p, q = pm.Normal.dist(1e9, 2.0), pm.Normal.dist(1e9 + 1.0, 2.0)
+    assert float(value(psm.kl_divergence(p, q))) == pytest.approx(1 / 8, rel=1e-12)
+    assert float(value(psm.cross_entropy(p, q))) == pytest.approx(
+        st.norm(0, 2).entropy() + 1 / 8, rel=1e-12
+    )
+    mp = pm.MvNormal.dist(mu=[1e9, -1e9], cov=np.eye(2))
+    mq = pm.MvNormal.dist(mu=[1e9 + 1.0, -1e9], cov=np.eye(2))
+    assert float(value(psm.kl_divergence(mp, mq))) == pytest.approx(0.5, rel=1e-12)

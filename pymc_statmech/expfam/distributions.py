@@ -162,6 +162,7 @@ class NaturalDistributionMeta(DistributionMeta):
 
         clsdict.setdefault("logp", logp)
         clsdict.setdefault("support_point", support_point)
+
         def closed_form(own, dispatch):
             # The family's own closed form, else that of the equivalent PyMC distribution.
             def method(value, *params):

@@ -140,8 +140,13 @@ binomial = Family(
     discrete=True,
     fixed=("n",),
     support_upper=lambda n: pt.as_tensor_variable(n, dtype="float64"),
+    log_base_measure_step=lambda k, n: pt.log(n - k) - pt.log1p(k),
     expected_log_base_measure=lambda eta, n: count_series_expectation(
-        binomial, lambda k: _binomial_log_h(k, pt.as_tensor_variable(n)[..., None]), eta, n=n
+        binomial,
+        lambda k: _binomial_log_h(k, n),
+        lambda k: pt.log(pt.as_tensor_variable(n)[..., None] - k) - pt.log1p(k),
+        eta,
+        n=n,
     ),
     natural_from_mean_closed=lambda mu, n: pt.special.logit(mu / n),
     sampler=lambda rng, size, eta, n: _rv(binomial_rv, rng, size, n, pt.sigmoid(eta)),
@@ -160,8 +165,9 @@ poisson = Family(
     in_support=_nonneg_int,
     support="x in {0, 1, 2, ...}",
     discrete=True,
+    log_base_measure_step=lambda k: -pt.log1p(k),
     expected_log_base_measure=lambda eta: (
-        -count_series_expectation(poisson, lambda k: pt.gammaln(k + 1), eta)
+        -count_series_expectation(poisson, lambda k: pt.gammaln(k + 1), pt.log1p, eta)
     ),
     natural_from_mean_closed=lambda mu: pt.log(mu),
     sampler=lambda rng, size, eta: _rv(poisson_rv, rng, size, pt.exp(eta)),
@@ -218,9 +224,11 @@ negative_binomial = Family(
     discrete=True,
     fixed=("r",),
     natural_upper=0.0,
+    log_base_measure_step=lambda k, r: pt.log(k + r) - pt.log1p(k),
     expected_log_base_measure=lambda eta, r: count_series_expectation(
         negative_binomial,
-        lambda k: _negbin_log_h(k, pt.as_tensor_variable(r)[..., None]),
+        lambda k: _negbin_log_h(k, r),
+        lambda k: pt.log(k + pt.as_tensor_variable(r)[..., None]) - pt.log1p(k),
         eta,
         r=r,
     ),
@@ -272,7 +280,9 @@ def _multinomial_expected_log_h(eta, n):
     log_p = pt.special.log_softmax(eta, axis=-1)
     logit = log_p - pt.log1mexp(pt.minimum(log_p, -1e-300))
     n_b = pt.shape_padright(n, 1)
-    e_log_fact = count_series_expectation(binomial, lambda k: pt.gammaln(k + 1), logit, n=n_b)
+    e_log_fact = count_series_expectation(
+        binomial, lambda k: pt.gammaln(k + 1), pt.log1p, logit, n=n_b
+    )
     return pt.gammaln(n + 1) - pt.sum(e_log_fact, axis=-1)
 
 
@@ -350,6 +360,16 @@ def _normal_moments(eta):
     return -e1 / (2 * e2), pt.sqrt(-1 / (2 * e2))
 
 
+def _normal_entropy(eta):
+    # 0.5 log(2 pi e sigma^2) with sigma^2 = -1 / (2 eta[1]): free of the mu^2 / sigma^2 terms.
+    return 0.5 * (1 + LOG_2PI) - 0.5 * pt.log(-2 * eta[..., 1])
+
+
+def _normal_kl(eta_p, eta_q):
+    (mp, sp_), (mq, sq) = _normal_moments(eta_p), _normal_moments(eta_q)
+    return pt.log(sq / sp_) + (sp_**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
+
+
 def _gaussian_natural(mu):
     m, m2 = mu[..., 0], mu[..., 1]
     var = m2 - m**2
@@ -375,6 +395,8 @@ normal = Family(
     in_support=lambda x: pt.isfinite(x),
     support="x real",
     expected_log_base_measure=lambda eta: pt.full_like(eta[..., 0], -0.5 * LOG_2PI),
+    entropy_closed=_normal_entropy,
+    kl_closed=_normal_kl,
     natural_from_mean_closed=_gaussian_natural,
     sampler=lambda rng, size, eta: _rv(normal_rv, rng, size, *_normal_moments(eta)),
     point=lambda eta: _normal_moments(eta)[0],
@@ -403,6 +425,9 @@ lognormal = Family(
     in_support=lambda x: x > 0,
     support="x > 0",
     expected_log_base_measure=lambda eta: -0.5 * LOG_2PI - _normal_moments(eta)[0],
+    # The entropy of exp(Z) is H(Z) + E[Z]; the KL is that of the Normals on log x.
+    entropy_closed=lambda eta: _normal_entropy(eta) + _normal_moments(eta)[0],
+    kl_closed=_normal_kl,
     natural_from_mean_closed=_gaussian_natural,
     sampler=_lognormal_draw,
     point=lambda eta: pt.exp(_normal_moments(eta)[0]),
@@ -708,6 +733,23 @@ def _mvnormal_draw(rng, size, eta):
     return next_rng, _mvnormal_mean(eta) + offset
 
 
+def _mvnormal_entropy(eta):
+    precision = -2 * _sym(eta[1])
+    k = pt.cast(eta[0].shape[-1], "float64")
+    return 0.5 * k * (1 + LOG_2PI) - 0.5 * _logdet_pd(precision)
+
+
+def _mvnormal_kl(eta_p, eta_q):
+    # 0.5 [tr(L_q S_p) + d' L_q d - k + log det L_p - log det L_q], with d = mu_q - mu_p.
+    prec_p, prec_q = -2 * _sym(eta_p[1]), -2 * _sym(eta_q[1])
+    k = pt.cast(eta_p[0].shape[-1], "float64")
+    cov_p = pt.linalg.inv(prec_p)
+    d = _mvnormal_mean(eta_q) - _mvnormal_mean(eta_p)
+    quad = pt.sum(d * (prec_q @ d[..., None])[..., 0], axis=-1)
+    trace = pt.sum(prec_q * pt.swapaxes(cov_p, -1, -2), axis=(-2, -1))
+    return 0.5 * (trace + quad - k + _logdet_pd(prec_p) - _logdet_pd(prec_q))
+
+
 def _mvnormal_natural(mu):
     m, second = mu
     cov = second - m[..., :, None] * m[..., None, :]
@@ -737,6 +779,8 @@ mvnormal = Family(
     expected_log_base_measure=lambda eta: pt.full_like(
         eta[0][..., 0], -0.5 * LOG_2PI * pt.cast(eta[0].shape[-1], "float64")
     ),
+    entropy_closed=_mvnormal_entropy,
+    kl_closed=_mvnormal_kl,
     natural_from_mean_closed=_mvnormal_natural,
     sampler=_mvnormal_draw,
     point=_mvnormal_mean,

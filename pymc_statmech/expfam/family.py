@@ -26,16 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
+from pytensor.raise_op import Assert
 from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
     "Family",
+    "count_series_entropy",
     "count_series_expectation",
 ]
 
@@ -47,6 +49,10 @@ _SERIES_LOG_TAIL = 120.0
 # the tightest over all of them, and every one gives a valid bound.
 _SERIES_TILTS = np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 _SERIES_DOMAIN_FRACTIONS = np.array([0.25, 0.5, 0.75, 0.9, 0.97])
+# Absolute tilts: the tight ones when the variance is tiny (a Poisson with rate 1e-20).
+_SERIES_ABSOLUTE_TILTS = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+# Largest number of terms (batch x window) summed at once: 2^25 float64 is 256 MiB per array.
+_SERIES_MAX_TERMS = 2**25
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +118,14 @@ class Family:
     dot_statistics : callable, optional
         ``dot_statistics(eta, x, **fixed)``: :math:`\langle\eta, T(x)\rangle` computed directly,
         for families whose statistics are better not materialised (the categorical one-hot).
+    log_base_measure_step : callable, optional
+        ``log h(k + 1) - log h(k)`` in a cancellation-free form, for count families with
+        :math:`T(x) = x`: their entropy and :math:`E[\log h]` are then exact windowed series
+        (:func:`count_series_entropy`).
+    entropy_closed, kl_closed : callable, optional
+        ``entropy_closed(eta, **fixed)`` and ``kl_closed(eta_p, eta_q, **fixed)``, only for
+        families where the generic Legendre/Bregman formulas cancel catastrophically (Gaussian
+        locations: their terms grow like :math:`\mu^2/\sigma^2` while the result does not).
     logcdf, icdf : callable, optional
         ``logcdf(x, eta, **fixed)`` and ``icdf(q, eta, **fixed)`` in closed form, for families
         whose PyMC equivalent does not match (otherwise ``builtin`` provides them).
@@ -144,6 +158,9 @@ class Family:
     point: Callable[..., TensorVariable] | None = None
     builtin: Callable[..., TensorVariable] | None = None
     dot_statistics: Callable[..., TensorVariable] | None = None
+    entropy_closed: Callable[..., TensorVariable] | None = None
+    log_base_measure_step: Callable[..., TensorVariable] | None = None
+    kl_closed: Callable[..., TensorVariable] | None = None
     logcdf: Callable[..., TensorVariable] | None = None
     icdf: Callable[..., TensorVariable] | None = None
     reference: str = ""
@@ -294,6 +311,10 @@ class Family:
         r"""Entropy :math:`H = A(\eta) - \langle \eta, \nabla A(\eta)\rangle - E\log h` (nats)."""
         fixed = _as_float(fixed)
         eta = self.as_natural(eta)
+        if self.entropy_closed is not None:
+            return self.entropy_closed(eta, **fixed)
+        if self.log_base_measure_step is not None:
+            return count_series_entropy(self, eta, **fixed)
         mu = self.mean_parameters(eta, **fixed)
         return (
             self.log_partition(eta, **fixed)
@@ -302,18 +323,13 @@ class Family:
         )
 
     def cross_entropy(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
-        r"""Cross-entropy :math:`-E_p \log q = A(\eta_q) - \langle\eta_q,\mu_p\rangle - E_p\log h`.
+        r"""Cross-entropy :math:`-E_p \log q = H(p) + KL(p \| q)` in nats.
 
-        In nats; requires both members to share the fixed parameters.
+        Equal to :math:`A(\eta_q) - \langle\eta_q,\mu_p\rangle - E_p\log h`; written as
+        entropy plus KL so that it inherits their numerically stable forms. Both members share
+        the fixed parameters.
         """
-        fixed = _as_float(fixed)
-        eta_p, eta_q = self.as_natural(eta_p), self.as_natural(eta_q)
-        mu_p = self.mean_parameters(eta_p, **fixed)
-        return (
-            self.log_partition(eta_q, **fixed)
-            - self.inner(eta_q, mu_p)
-            - self.expected_log_h(eta_p, **fixed)
-        )
+        return self.entropy(eta_p, **fixed) + self.kl_divergence(eta_p, eta_q, **fixed)
 
     def kl_divergence(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
         r"""KL divergence :math:`KL(p\|q)`, the Bregman divergence of :math:`A` (in nats).
@@ -323,16 +339,19 @@ class Family:
         """
         fixed = _as_float(fixed)
         eta_p, eta_q = self.as_natural(eta_p), self.as_natural(eta_q)
-        mu_p = self.mean_parameters(eta_p, **fixed)
-        diff = self._pack(
-            [q - p for q, p in zip(self.components(eta_q), self.components(eta_p), strict=True)]
-        )
-        kl = (
-            self.log_partition(eta_q, **fixed)
-            - self.log_partition(eta_p, **fixed)
-            - self.inner(diff, mu_p)
-        )
-        # A Bregman divergence is >= 0; clip the rounding error of nearly equal parameters.
+        if self.kl_closed is not None:
+            kl = self.kl_closed(eta_p, eta_q, **fixed)
+        else:
+            mu_p = self.mean_parameters(eta_p, **fixed)
+            diff = self._pack(
+                [q - p for q, p in zip(self.components(eta_q), self.components(eta_p), strict=True)]
+            )
+            kl = (
+                self.log_partition(eta_q, **fixed)
+                - self.log_partition(eta_p, **fixed)
+                - self.inner(diff, mu_p)
+            )
+        # A KL divergence is >= 0; clip the rounding error of nearly equal parameters.
         return pt.maximum(kl, 0.0)
 
     def natural_from_mean(self, mu: Any, *, n_steps: int = 40, **fixed) -> Natural:
@@ -403,9 +422,83 @@ def _domain_mask(family: Family, eta: TensorVariable, fixed: dict) -> TensorVari
     return mask
 
 
+class _CountWindow(NamedTuple):
+    k: TensorVariable  # (..., W) integers of the window (padded with lo)
+    inside: TensorVariable  # (..., W) mask of the window proper
+    weights: TensorVariable  # (..., W) normalised p(k) over the window
+    log_ratio: TensorVariable  # (..., W) log p(k) - log p(k_ref), exact to rounding
+    k_ref: TensorVariable  # (...,) reference point: the floor of the mean
+    ref_index: TensorVariable  # (...,) its position in the window
+
+
+def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWindow:
+    """The Chernoff window of a count family and its weights (see count_series_expectation)."""
+    a0 = family.log_partition(eta, **fixed)
+    mean = family.mean_parameters(eta, **fixed)
+    var = family.fisher_information(eta, **fixed)
+    sd = pt.sqrt(pt.maximum(var, 1e-300))
+    # Candidate tilts: multiples of 1/sd (Gaussian regime), absolute ones (tiny variance), and
+    # fractions of the distance to the domain edge (the negative binomial's eta < 0).
+    tilts = pt.concatenate(
+        [_SERIES_TILTS / sd[..., None], pt.broadcast_to(_SERIES_ABSOLUTE_TILTS, (*sd.shape, 6))],
+        axis=-1,
+    )
+    upper_room = _upper_room(family, eta)
+    tilts_up = pt.concatenate(
+        [
+            pt.minimum(tilts, 0.999 * upper_room[..., None]),
+            _SERIES_DOMAIN_FRACTIONS * upper_room[..., None],
+        ],
+        axis=-1,
+    )
+    e = eta[..., None]
+    fx = {name: pt.as_tensor_variable(v)[..., None] for name, v in fixed.items()}
+    up = (family.log_partition(e + tilts_up, **fx) - a0[..., None] + log_tail) / tilts_up
+    down = (a0[..., None] - family.log_partition(e - tilts, **fx) - log_tail) / tilts
+    up = pt.switch(pt.isfinite(up) & (tilts_up > 0), up, np.inf)
+    down = pt.switch(pt.isfinite(down), down, -np.inf)
+    hi = pt.maximum(pt.ceil(pt.min(up, axis=-1)), pt.ceil(mean))
+    lo = pt.maximum(pt.floor(pt.max(down, axis=-1)), 0.0)
+    if family.support_upper is not None:
+        hi = pt.minimum(hi, family.support_upper(**fixed))
+    span = pt.max(hi - lo) + 1
+    n_terms = span * pt.cast(pt.prod(lo.shape), "float64")
+    span = Assert(
+        f"{family.name}: the exact series for E[f(X)] needs more than {_SERIES_MAX_TERMS} terms "
+        "(its window spans about 31 standard deviations per batch element); the distribution "
+        "is too spread out for an exact in-memory sum. Evaluate fewer batch elements at once."
+    )(span, pt.isfinite(n_terms) & (n_terms <= _SERIES_MAX_TERMS))
+    k = lo[..., None] + pt.arange(pt.cast(span, "int64"), dtype=pytensor.config.floatX)
+    inside = k <= hi[..., None]
+    k = pt.switch(inside, k, lo[..., None])
+    # log p(k) itself cancels terms of size eta k ~ log k!; its increments
+    # eta + log h(k + 1) - log h(k) are small and exact, so their running sum gives
+    # log p(k) - log p(lo) to rounding.
+    step = pt.switch(inside & (k < hi[..., None]), e + family.log_base_measure_step(k, **fx), 0.0)
+    log_rel = _exclusive_cumsum(step)
+    log_rel = pt.switch(inside, log_rel, -np.inf)
+    weights = pt.exp(log_rel - pt.max(log_rel, axis=-1, keepdims=True))
+    weights = weights / pt.sum(weights, axis=-1, keepdims=True)
+    k_ref = pt.clip(pt.floor(mean), lo, hi)
+    ref_index = pt.cast(k_ref - lo, "int64")
+    log_ratio = log_rel - _at(log_rel, ref_index)[..., None]
+    return _CountWindow(k, inside, weights, log_ratio, k_ref, ref_index)
+
+
+def _exclusive_cumsum(x: TensorVariable) -> TensorVariable:
+    """Running sum along the last axis, starting from 0."""
+    total = pt.cumsum(x, axis=-1)
+    return pt.concatenate([pt.zeros_like(total[..., :1]), total[..., :-1]], axis=-1)
+
+
+def _at(x: TensorVariable, index: TensorVariable) -> TensorVariable:
+    return pt.take_along_axis(x, index[..., None], axis=-1)[..., 0]
+
+
 def count_series_expectation(
     family: Family,
     fn: Callable[[TensorVariable], TensorVariable],
+    fn_step: Callable[[TensorVariable], TensorVariable],
     eta: TensorVariable,
     *,
     log_tail: float = _SERIES_LOG_TAIL,
@@ -422,21 +515,28 @@ def count_series_expectation(
         P(X \le K) \le \exp\big(A(\eta - s) - A(\eta) + sK\big),
 
     so choosing :math:`K_\pm` to make each bound :math:`e^{-L}` (the tightest over a grid of
-    tilts) leaves at most :math:`2e^{-L}` probability outside. The weights are normalised over
-    the window and :math:`f` is centred at the mean, which keeps the rounding error of
-    :math:`\log p(k)` (of order ``ulp(log k!)``) from reaching the result. By Cauchy-Schwarz the
-    omitted part of the sum is at most :math:`\sqrt{2} e^{-L/2} \sqrt{E[f(X)^2]}`; with the default
-    :math:`L = 120` that is :math:`1.2 \cdot 10^{-26} \sqrt{E[f^2]}`, far below float64 resolution
-    of :math:`E[f]`. The number of terms grows like :math:`31 \sqrt{\mathrm{Var}\, X}`: no
-    asymptotic (Stirling) expansion is used anywhere.
+    tilts) leaves at most :math:`2e^{-L}` probability outside. By Cauchy-Schwarz the omitted part
+    of the sum is at most :math:`\sqrt{2} e^{-L/2} \sqrt{E[f(X)^2]}`; with the default
+    :math:`L = 120` that is :math:`1.2 \cdot 10^{-26} \sqrt{E[f^2]}`, far below the float64
+    resolution of :math:`E[f]`. The number of terms grows like :math:`31 \sqrt{\mathrm{Var}\,X}`
+    (at most :math:`2^{25}` per call); no asymptotic (Stirling) expansion is used anywhere.
+
+    Rounding: :math:`\log p(k)` and :math:`f(k)` are never formed from large cancelling terms.
+    Both are accumulated from their increments (``log_base_measure_step`` of the family and
+    ``fn_step``) relative to the reference point :math:`k_0 = \lfloor E[X] \rfloor`, so
+    :math:`E[f] = f(k_0) + \sum_k p(k)\,(f(k) - f(k_0))` is accurate to the rounding of
+    :math:`f(k_0)` itself.
 
     Parameters
     ----------
     family : Family
-        A family with scalar natural parameter and :math:`T(x) = x` on a subset of
-        :math:`\{0, 1, 2, \dots\}`.
+        A family with scalar natural parameter, :math:`T(x) = x` on a subset of
+        :math:`\{0, 1, 2, \dots\}`, and ``log_base_measure_step``.
     fn : callable
-        ``f(k)``, evaluated on integer tensors broadcast against the batch (last axis = terms).
+        ``f(k)``, evaluated once at the reference point.
+    fn_step : callable
+        ``f(k + 1) - f(k)``, evaluated on integer tensors broadcast against the batch (last
+        axis = terms), in a form free of cancellation (e.g. ``log(k + 1)`` for ``log k!``).
     eta : TensorVariable
         Natural parameter (batch-shaped).
     log_tail : float
@@ -451,46 +551,27 @@ def count_series_expectation(
     """
     eta = pt.as_tensor_variable(eta)
     fixed = _as_float(fixed)
-    a0 = family.log_partition(eta, **fixed)
-    mean = family.mean_parameters(eta, **fixed)
-    var = family.fisher_information(eta, **fixed)
-    sd = pt.sqrt(pt.maximum(var, 1e-300))
-    # Candidate tilts: multiples of 1/sd (Gaussian regime) and fractions of the distance to the
-    # domain edge (exponential-tail regime, e.g. the negative binomial's eta < 0).
-    tilts_sd = _SERIES_TILTS / sd[..., None]
-    upper_room = _upper_room(family, eta)
-    tilts_up = pt.concatenate(
-        [
-            pt.minimum(tilts_sd, 0.999 * upper_room[..., None]),
-            _SERIES_DOMAIN_FRACTIONS * upper_room[..., None],
-        ],
-        axis=-1,
-    )
-    tilts_down = tilts_sd
-    e = eta[..., None]
-    fx = {k: pt.as_tensor_variable(v)[..., None] for k, v in fixed.items()}
-    up = (family.log_partition(e + tilts_up, **fx) - a0[..., None] + log_tail) / tilts_up
-    down = (a0[..., None] - family.log_partition(e - tilts_down, **fx) - log_tail) / tilts_down
-    up = pt.switch(pt.isfinite(up) & (tilts_up > 0), up, np.inf)
-    down = pt.switch(pt.isfinite(down), down, -np.inf)
-    hi = pt.ceil(pt.min(up, axis=-1))
-    lo = pt.maximum(pt.floor(pt.max(down, axis=-1)), 0.0)
-    hi = pt.maximum(hi, pt.ceil(mean))
-    if family.support_upper is not None:
-        hi = pt.minimum(hi, family.support_upper(**fixed))
-    width = pt.cast(pt.max(hi - lo), "int64") + 1
-    k = lo[..., None] + pt.arange(width, dtype=pytensor.config.floatX)
-    inside = k <= hi[..., None]
-    k = pt.switch(inside, k, lo[..., None])
-    # log p(k) cancels terms of size |eta k| ~ log k!, so each weight carries a relative error of
-    # ulp(log k!). Self-normalising removes its common part (the window's true mass is
-    # 1 - 2e^{-L}), and centring f at the mean shrinks what the rest multiplies.
-    logpmf = pt.switch(inside, family.logp(k, e, **fx), -np.inf)
-    weights = pt.exp(logpmf - pt.max(logpmf, axis=-1, keepdims=True))
-    weights = weights / pt.sum(weights, axis=-1, keepdims=True)
-    k_ref = pt.clip(pt.floor(mean), lo, hi)[..., None]
-    f_ref = fn(k_ref)
-    return f_ref[..., 0] + pt.sum(weights * (fn(k) - f_ref), axis=-1)
+    w = _count_window(family, eta, fixed, log_tail)
+    f_rel = _exclusive_cumsum(pt.switch(w.inside, fn_step(w.k), 0.0))
+    f_rel = f_rel - _at(f_rel, w.ref_index)[..., None]
+    return fn(w.k_ref) + pt.sum(w.weights * f_rel, axis=-1)
+
+
+def count_series_entropy(
+    family: Family, eta: TensorVariable, *, log_tail: float = _SERIES_LOG_TAIL, **fixed
+) -> TensorVariable:
+    r"""Exact entropy :math:`H = -\log p(k_0) - E[\log p(X) - \log p(k_0)]` of a count family.
+
+    The same Chernoff window and accumulated log-ratios as :func:`count_series_expectation`;
+    writing :math:`H` around the reference point :math:`k_0` avoids the cancellation of
+    :math:`A(\eta) - \eta\,E[X] - E[\log h]` (three terms of size :math:`E[X]\log E[X]`),
+    so the only rounding left is that of :math:`\log p(k_0)`.
+    """
+    eta = pt.as_tensor_variable(eta)
+    fixed = _as_float(fixed)
+    w = _count_window(family, eta, fixed, log_tail)
+    log_p_ref = family.logp(w.k_ref, eta, **fixed)
+    return -log_p_ref - pt.sum(w.weights * pt.switch(w.inside, w.log_ratio, 0.0), axis=-1)
 
 
 def _upper_room(family: Family, eta: TensorVariable) -> TensorVariable:
