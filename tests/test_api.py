@@ -266,3 +266,23 @@ def test_gaussian_quantities_do_not_cancel_at_large_locations():
     mp = pm.MvNormal.dist(mu=[1e9, -1e9], cov=np.eye(2))
     mq = pm.MvNormal.dist(mu=[1e9 + 1.0, -1e9], cov=np.eye(2))
     assert float(value(psm.kl_divergence(mp, mq))) == pytest.approx(0.5, rel=1e-12)
+
+
+def test_fractional_counts_are_refused_not_truncated():
+    with pytest.raises(ValueError, match=r"n in \{0, 1, 2, \.\.\.\}"):
+        psm.NaturalBinomial.dist(n=2.5, eta=0.0)
+    with pytest.raises(ValueError, match="Multinomial"):
+        psm.NaturalMultinomial.dist(n=[3, 4.5], eta=[0.0, 1.0])
+
+
+def test_mvnormal_components_must_share_their_dimension():
+    with pytest.raises(ValueError, match="share their dimension"):
+        psm.NaturalMvNormal.dist(h=np.zeros(2), precision=np.eye(3))
+
+
+def test_von_mises_takes_the_same_transform_as_pymc():
+    with pm.Model() as model:
+        psm.NaturalVonMises("angle", eta=[2.0, 0.0])
+        pm.VonMises("reference", 0.0, 2.0)
+    ours = model.rvs_to_transforms[model["angle"]]
+    assert type(ours) is type(model.rvs_to_transforms[model["reference"]])

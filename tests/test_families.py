@@ -374,24 +374,10 @@ CASES = [
 CASE_IDS = [c.id for c in CASES]
 BY_ID = {c.id: c for c in CASES}
 
-WISHART_BATCH_BUG = pytest.mark.xfail(
-    reason=(
-        "Wishart log-partition with batched eta: pymc's multigammaln(a, k) sums "
-        "gammaln(a + (1 - i)/2) over axis 0, so a batch of eta broadcasts against i = 1..k "
-        "(wrong values when batch == k, a shape error otherwise); e.g. E[log det X] for "
-        "nu = 5, V = _V1 batched with two others: got 6.157, expected 5.210 (unbatched is right)"
-    ),
-    raises=AssertionError,
-    strict=True,
-)
-
 
 def batched_cases():
-    """CASES with the Wishart case marked as a known failure for batched natural parameters."""
-    return [
-        pytest.param(c, id=c.id, marks=WISHART_BATCH_BUG if c.id == "Wishart" else ())
-        for c in CASES
-    ]
+    """CASES as parameters, batched natural parameters included."""
+    return [pytest.param(c, id=c.id) for c in CASES]
 
 
 def _eval(x):

@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
 from pytensor.graph.op import Op
-from pytensor.scalar.basic import Reciprocal
+from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.exceptions import NotScalarConstantError
+from pytensor.tensor.special import Softmax
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech.expfam.distributions import NaturalRV
@@ -79,15 +80,49 @@ def family_form(rv: TensorVariable) -> FamilyForm:
     if rv.owner is None:
         raise TypeError(f"{rv} is not a random variable (it has no distribution).")
     _rng, _size, *params = rv.owner.inputs
-    return _family_form(rv.owner.op, rv, *[_as_float_input(p) for p in params])
+    form = _family_form(rv.owner.op, rv, *[_as_float_input(p) for p in params])
+    return _broadcast_to_batch(form, rv)
+
+
+def _broadcast_to_batch(form: FamilyForm, rv: TensorVariable) -> FamilyForm:
+    # The parameters carry the batch shape of the variable only up to broadcasting: size=,
+    # shape= and dims= live in the variable, so give every component its full batch shape.
+    family = form.family
+    batch = tuple(rv.shape[i] for i in range(rv.ndim - family.value_ndim))
+    parts = [
+        pt.broadcast_to(e, (*batch, *(e.shape[e.ndim - nd + i] for i in range(nd))))
+        for e, nd in zip(family.components(form.natural), family.natural_ndims, strict=True)
+    ]
+    natural = tuple(parts) if family.n_components > 1 else parts[0]
+    fixed = {name: pt.broadcast_to(v, batch) for name, v in _as_float(form.fixed).items()}
+    return FamilyForm(family, natural, fixed)
+
+
+def _checked(value, *forms: FamilyForm):
+    """``value`` guarded by the natural-domain conditions of every form (as logp is)."""
+    conditions, messages = [], []
+    for form in forms:
+        for cond, msg in form.family.domain_conditions(form.natural, form.fixed):
+            conditions.append(pt.all(cond))
+            messages.append(msg)
+    name = forms[0].family.name
+    return check_parameters(value, *conditions, msg=f"{name}: " + "; ".join(messages))
 
 
 def _as_float_input(param: TensorVariable) -> TensorVariable:
-    # PyMC stores constants in the smallest exact dtype (3.0 -> float32) and builds scales as
-    # Reciprocal(rate) in that dtype: recompute a reciprocal in float64 before any arithmetic.
+    """``param`` recomputed in float64.
+
+    PyMC stores constants in the smallest exact dtype (3.0 -> float32) and builds derived
+    parameters (``1 / rate``, ``sigmoid(logit_p)``, ``softmax(logit_p)``) in that dtype. The
+    elementwise and softmax nodes above the constants are rebuilt in float64, keeping their op
+    on top so that the family maps can read, e.g., the logits back from a sigmoid.
+    """
+    if param.dtype == "float64":
+        return param
     owner = param.owner
-    if owner is not None and isinstance(getattr(owner.op, "scalar_op", None), Reciprocal):
-        return pt.reciprocal(_as_float_tensor(owner.inputs[0]))
+    if owner is not None and isinstance(owner.op, Elemwise | Softmax):
+        inputs = [_as_float_input(i) if i.dtype.startswith("float") else i for i in owner.inputs]
+        return owner.op.make_node(*inputs).outputs[0]
     return _as_float_tensor(param)
 
 
@@ -116,8 +151,8 @@ def log_partition(rv: TensorVariable) -> TensorVariable:
     >>> float(psm.log_partition(psm.NaturalPoisson.dist(eta=0.0)).eval())
     1.0
     """
-    family, eta, fixed = family_form(rv)
-    return family.log_partition(eta, **_as_float(fixed))
+    form = family_form(rv)
+    return _checked(form.family.log_partition(form.natural, **form.fixed), form)
 
 
 def mean_parameters(rv: TensorVariable) -> Natural:
@@ -129,8 +164,11 @@ def mean_parameters(rv: TensorVariable) -> Natural:
     >>> psm.mean_parameters(pm.Normal.dist(1.0, 2.0)).eval()  # E[x], E[x^2]
     array([1., 5.])
     """
-    family, eta, fixed = family_form(rv)
-    return family.mean_parameters(eta, **fixed)
+    form = family_form(rv)
+    mean = form.family.mean_parameters(form.natural, **form.fixed)
+    if form.family.n_components > 1:
+        return tuple(_checked(m, form) for m in mean)
+    return _checked(mean, form)
 
 
 def fisher_information(rv: TensorVariable) -> TensorVariable:
@@ -145,8 +183,8 @@ def fisher_information(rv: TensorVariable) -> TensorVariable:
     >>> float(psm.fisher_information(psm.NaturalPoisson.dist(eta=0.0)).eval())
     1.0
     """
-    family, eta, fixed = family_form(rv)
-    return family.fisher_information(eta, **fixed)
+    form = family_form(rv)
+    return _checked(form.family.fisher_information(form.natural, **form.fixed), form)
 
 
 def entropy(rv: TensorVariable) -> TensorVariable:
@@ -165,8 +203,8 @@ def entropy(rv: TensorVariable) -> TensorVariable:
     >>> round(float(psm.entropy(pm.Poisson.dist(3.0)).eval()), 10)
     1.9314701981
     """
-    family, eta, fixed = family_form(rv)
-    return family.entropy(eta, **fixed)
+    form = family_form(rv)
+    return _checked(form.family.entropy(form.natural, **form.fixed), form)
 
 
 def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, FamilyForm]:
@@ -225,7 +263,7 @@ def kl_divergence(p: TensorVariable, q: TensorVariable) -> TensorVariable:
     """
     fp, fq = _same_family(p, q)
     value = fp.family.kl_divergence(fp.natural, fq.natural, **fp.fixed)
-    return _check_same_fixed(value, fp, fq)
+    return _checked(_check_same_fixed(value, fp, fq), fp, fq)
 
 
 def cross_entropy(p: TensorVariable, q: TensorVariable) -> TensorVariable:
@@ -240,4 +278,4 @@ def cross_entropy(p: TensorVariable, q: TensorVariable) -> TensorVariable:
     """
     fp, fq = _same_family(p, q)
     value = fp.family.cross_entropy(fp.natural, fq.natural, **fp.fixed)
-    return _check_same_fixed(value, fp, fq)
+    return _checked(_check_same_fixed(value, fp, fq), fp, fq)

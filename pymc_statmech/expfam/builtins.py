@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytensor.tensor as pt
 from pymc.distributions.continuous import WaldRV, WeibullBetaRV
+from pytensor.scalar.math import Sigmoid as ScalarSigmoid
 from pytensor.tensor.exceptions import NotScalarConstantError
 from pytensor.tensor.random.basic import (
     BernoulliRV,
@@ -34,9 +35,11 @@ from pytensor.tensor.random.basic import (
     PoissonRV,
     VonMisesRV,
 )
+from pytensor.tensor.special import Softmax
 
 from pymc_statmech.expfam import families as F
 from pymc_statmech.expfam.api import FamilyForm, _family_form
+from pymc_statmech.expfam.family import _as_float_tensor
 
 __all__: list[str] = []
 
@@ -108,14 +111,31 @@ def _(op, rv, alpha):
     return _form(F.dirichlet, alpha - 1)
 
 
+def _logit(p):
+    # pm.Bernoulli(logit_p=x) stores sigmoid(x): take x back rather than logit(sigmoid(x)),
+    # which loses precision and overflows to inf for |x| > 37.
+    owner = p.owner
+    if owner is not None and isinstance(getattr(owner.op, "scalar_op", None), ScalarSigmoid):
+        return _as_float_tensor(owner.inputs[0])
+    return pt.special.logit(p)
+
+
+def _log_probabilities(p):
+    # pm.Categorical(logit_p=x) stores softmax(x): the logits themselves are natural parameters.
+    owner = p.owner
+    if owner is not None and isinstance(owner.op, Softmax):
+        return _as_float_tensor(owner.inputs[0])
+    return pt.log(p)
+
+
 @_family_form.register(BernoulliRV)
 def _(op, rv, p):
-    return _form(F.bernoulli, pt.special.logit(p))
+    return _form(F.bernoulli, _logit(p))
 
 
 @_family_form.register(BinomialRV)
 def _(op, rv, n, p):
-    return _form(F.binomial, pt.special.logit(p), n=n)
+    return _form(F.binomial, _logit(p), n=n)
 
 
 @_family_form.register(PoissonRV)
@@ -135,12 +155,12 @@ def _(op, rv, n, p):
 
 @_family_form.register(CategoricalRV)
 def _(op, rv, p):
-    return _form(F.categorical, pt.log(p))
+    return _form(F.categorical, _log_probabilities(p))
 
 
 @_family_form.register(MultinomialRV)
 def _(op, rv, n, p):
-    return _form(F.multinomial, pt.log(p), n=n)
+    return _form(F.multinomial, _log_probabilities(p), n=n)
 
 
 @_family_form.register(MvNormalRV)

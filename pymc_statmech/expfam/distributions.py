@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import pytensor.tensor as pt
 from pymc.distributions import transforms
 from pymc.distributions.continuous import (
@@ -132,6 +133,20 @@ def _domain_message(family: Family, conditions) -> str:
     return f"{family.name}: " + "; ".join(msg for _, msg in conditions)
 
 
+def _builtin_implements(family: Family, dispatcher) -> bool:
+    """Whether the family's PyMC equivalent registers ``dispatcher`` (logcdf or icdf)."""
+    if family.builtin is None:
+        return False
+    placeholder = family.as_natural(
+        [pt.tensor(shape=(None,) * nd) for nd in family.natural_ndims]
+        if family.n_components > 1
+        else pt.tensor(shape=(None,) * family.natural_ndims[0])
+    )
+    fixed = {name: pt.dscalar(name) for name in family.fixed}
+    op_type = type(family.builtin(placeholder, **fixed).owner.op)
+    return dispatcher.dispatch(op_type) is not dispatcher.dispatch(object)
+
+
 class NaturalDistributionMeta(DistributionMeta):
     """Generates the random-variable op and the PyMC dispatch functions from ``family``."""
 
@@ -169,15 +184,20 @@ class NaturalDistributionMeta(DistributionMeta):
                 eta, fixed = rv_type.to_natural(params)
                 eta = family.as_natural(eta)
                 if own is not None:
-                    return own(value, eta, **fixed)
-                builtin = family.builtin(eta, **fixed)
-                return dispatch(builtin.owner.op, value, *builtin.owner.inputs)
+                    result = own(value, eta, **fixed)
+                else:
+                    builtin = family.builtin(eta, **fixed)
+                    result = dispatch(builtin.owner.op, value, *builtin.owner.inputs)
+                conditions = family.domain_conditions(eta, fixed)
+                return check_parameters(
+                    result, *[c for c, _ in conditions], msg=_domain_message(family, conditions)
+                )
 
             return method
 
-        if family.logcdf is not None or family.builtin is not None:
+        if family.logcdf is not None or _builtin_implements(family, _logcdf):
             clsdict.setdefault("logcdf", closed_form(family.logcdf, _logcdf))
-        if family.icdf is not None or (family.builtin is not None and not family.discrete):
+        if family.icdf is not None or (not family.discrete and _builtin_implements(family, _icdf)):
             clsdict.setdefault("icdf", closed_form(family.icdf, _icdf))
         return super().__new__(mcs, name, bases, clsdict)
 
@@ -216,6 +236,14 @@ class NaturalDistribution(Distribution, metaclass=NaturalDistributionMeta):
     @classmethod
     def _prepare(cls, values: list[Any]) -> list[Any]:
         n_fixed = len(cls.family.fixed)
+        for name, v in zip(cls.family.fixed, values[:n_fixed], strict=True):
+            if name == "n" and not isinstance(v, pt.TensorVariable):
+                counts = np.asarray(v)
+                if not np.all(counts == np.floor(counts)) or np.any(counts < 0):
+                    raise ValueError(
+                        f"{cls.family.name}: parameter n out of its domain; valid domain: "
+                        f"n in {{0, 1, 2, ...}} (a count), got {v!r}."
+                    )
         fixed = [pt.as_tensor_variable(v) for v in values[:n_fixed]]
         if cls.family.discrete:
             # Counts (n of the binomial and multinomial) are integers; r is real.
@@ -364,6 +392,11 @@ class NaturalVonMises(NaturalDistribution, CircularContinuous):
 
     :math:`\eta = 0` is the uniform distribution on the circle; every derivative of ``A`` is finite
     there.
+
+    Like ``pm.VonMises`` it takes PyMC's circular transform. Its unconstrained density is
+    periodic, so NUTS on a *latent* angle can diverge when the mass is spread around the
+    circle; for a latent direction, sampling a 2-vector ``z ~ MvNormal`` and using
+    ``arctan2(z[1], z[0])`` is the robust parameterisation.
     """
 
     family = families.von_mises

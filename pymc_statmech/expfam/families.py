@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import multigammaln
 from pytensor.tensor.random.basic import (
     beta as beta_rv,
 )
@@ -85,6 +84,8 @@ __all__ = [
 ]
 
 LOG_2PI = float(np.log(2 * np.pi))
+# Newton starts for shape parameters stay this far inside the bound eta > -1.
+_INSIDE = -1 + 1e-3
 
 
 def _rv(op, rng, size, *params):
@@ -243,11 +244,12 @@ negative_binomial = Family(
 # Discrete, vector natural parameter
 # ---------------------------------------------------------------------------------------------
 def _take_last(eta, x):
-    # <eta, onehot(x)> = eta[x]; out-of-range x is masked by in_support.
+    # <eta, onehot(x)> = eta[x]; x >= K is off the support (in_support checks x >= 0).
     k = eta.shape[-1]
     idx = pt.clip(pt.cast(x, "int64"), 0, k - 1)
     eta_b, idx_b = pt.broadcast_arrays(eta, pt.shape_padright(idx, 1))
-    return pt.take_along_axis(eta_b, idx_b[..., :1], axis=-1)[..., 0]
+    picked = pt.take_along_axis(eta_b, idx_b[..., :1], axis=-1)[..., 0]
+    return pt.switch(pt.lt(x, k), picked, -np.inf)
 
 
 categorical = Family(
@@ -528,7 +530,7 @@ def _beta_draw(rng, size, eta):
 def _beta_start(mu):
     # Moment-free start from E[log x], E[log(1-x)]: a / (a + b) ~ exp(E log x), a + b ~ 2.
     m = pt.exp(mu[..., 0]) / (pt.exp(mu[..., 0]) + pt.exp(mu[..., 1]))
-    return pt.stack([2 * m - 1, 2 * (1 - m) - 1], axis=-1)
+    return pt.maximum(pt.stack([2 * m - 1, 2 * (1 - m) - 1], axis=-1), _INSIDE)
 
 
 beta = Family(
@@ -566,7 +568,10 @@ dirichlet = Family(
     natural_ndims=(1,),
     value_ndim=1,
     natural_domain=lambda eta: [(pt.all(eta > -1, axis=-1), "eta = alpha - 1 > -1")],
-    in_support=lambda x: pt.all(x > 0, axis=-1) & (pt.abs(pt.sum(x, axis=-1) - 1) < 1e-9),
+    in_support=lambda x: (
+        pt.all(x > 0, axis=-1)
+        & (pt.abs(pt.sum(x, axis=-1) - 1) < (1e-5 if x.dtype == "float32" else 1e-9))
+    ),
     support="x in the open simplex",
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
     initial_natural=lambda mu: _dirichlet_start(mu),
@@ -579,7 +584,7 @@ dirichlet = Family(
 def _dirichlet_start(mu):
     # Proportions from exp(E[log x]); total concentration K (every alpha_i near 1).
     share = pt.special.softmax(mu, axis=-1)
-    return share * pt.cast(mu.shape[-1], "float64") - 1
+    return pt.maximum(share * pt.cast(mu.shape[-1], "float64") - 1, _INSIDE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -788,6 +793,16 @@ mvnormal = Family(
 )
 
 
+def _multigammaln(a, k):
+    r"""Batched log multivariate gamma, summed over a trailing axis.
+
+    :math:`\log\Gamma_k(a) = \frac{k(k-1)}{4}\log\pi + \sum_{j=1}^k \log\Gamma(a + (1-j)/2)`.
+    """
+    j = pt.arange(k, dtype="float64")
+    k = pt.cast(k, "float64")
+    return k * (k - 1) / 4 * np.log(np.pi) + pt.sum(pt.gammaln(a[..., None] - j / 2), axis=-1)
+
+
 def _wishart_nu(eta):
     theta, a = eta
     return 2 * a + pt.cast(theta.shape[-1], "float64") + 1
@@ -797,7 +812,7 @@ def _wishart_A(eta):
     theta, _ = eta
     nu = _wishart_nu(eta)
     k = theta.shape[-1]
-    return -0.5 * nu * _logdet_pd(-_sym(theta)) + multigammaln(0.5 * nu, k)
+    return -0.5 * nu * _logdet_pd(-_sym(theta)) + _multigammaln(0.5 * nu, k)
 
 
 def _wishart_draw(rng, size, eta):

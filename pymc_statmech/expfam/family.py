@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pymc.distributions.dist_math import check_parameters
 from pytensor.graph.basic import Constant
 from pytensor.raise_op import Assert
 from pytensor.tensor.variable import TensorVariable
@@ -96,7 +97,7 @@ class Family:
     expected_log_base_measure : callable, optional
         ``E[log h(x)](eta, **fixed)`` in closed form or as an exact series. Required for entropy
         and cross-entropy unless ``log h`` is constant.
-    natural_from_mean : callable, optional
+    natural_from_mean_closed : callable, optional
         Closed-form inverse of ``grad A``. When absent, :meth:`natural_from_mean` runs a damped
         Newton iteration on the convex dual (requires ``initial_natural``).
     initial_natural : callable, optional
@@ -208,9 +209,23 @@ class Family:
                 last = e.type.shape[-1]
                 if last is not None and last != size:
                     raise ValueError(
-                        f"{self.name}: eta must have a last axis of length {size} "
-                        f"({self.support_names()}), got {last}."
+                        f"{self.name}: eta must have a last axis of length {size} (the "
+                        f"natural parameter's components), got length {last}."
                     )
+        shared = {
+            size
+            for e, nd, fixed_size in zip(
+                self.components(eta), self.natural_ndims, self._sizes(), strict=True
+            )
+            if fixed_size is None
+            for size in e.type.shape[e.ndim - nd :]
+            if size is not None
+        }
+        if self.n_components > 1 and len(shared) > 1:
+            raise ValueError(
+                f"{self.name}: the natural parameter components must share their dimension, "
+                f"got core sizes {sorted(shared)}."
+            )
         conditions = self.natural_domain(eta, **fixed)
         inputs = [
             v
@@ -223,15 +238,21 @@ class Family:
         for ok, (_, msg) in zip(fn(), conditions, strict=True):
             if not bool(ok):
                 raise ValueError(
-                    f"{self.name}: natural parameter out of its domain; valid domain: {msg}."
+                    f"{self.name}: parameter out of its domain; valid domain: {msg}; "
+                    f"got {self._describe(eta, fixed)}."
                 )
+
+    def _describe(self, eta: Natural, fixed: dict[str, Any]) -> str:
+        named = {"eta": eta} if self.n_components == 1 else {}
+        named.update(fixed)
+        values = pytensor.function([], list(named.values()), mode="FAST_COMPILE")()
+        return ", ".join(
+            f"{k}={np.asarray(v).tolist()}" for k, v in zip(named, values, strict=True)
+        )
 
     def _sizes(self) -> tuple[int | None, ...]:
         sizes = tuple(self.component_sizes)
         return sizes + (None,) * (self.n_components - len(sizes))
-
-    def support_names(self) -> str:
-        return self.support
 
     def domain_conditions(self, eta: Natural, fixed: dict[str, Any]) -> list:
         return self.natural_domain(eta, **fixed)
@@ -365,7 +386,7 @@ class Family:
         """
         fixed = _as_float(fixed)
         if self.natural_from_mean_closed is not None:
-            return self.natural_from_mean_closed(mu, **fixed)
+            return self.natural_from_mean_closed(self.as_natural(mu), **fixed)
         if self.initial_natural is None or self.n_components != 1:
             raise NotImplementedError(
                 f"{self.name}: no closed-form mean-to-natural map and no Newton start declared."
@@ -400,9 +421,14 @@ class Family:
                 accepted = accepted | better
             return new
 
-        eta = eta0
-        eta_seq = pytensor.scan(step, outputs_info=[eta], n_steps=n_steps, return_updates=False)
-        return eta_seq[-1]
+        eta_seq = pytensor.scan(step, outputs_info=[eta0], n_steps=n_steps, return_updates=False)
+        eta = eta_seq[-1]
+        residual = pt.abs(self.mean_parameters(eta, **fixed) - mu)
+        return check_parameters(
+            eta,
+            pt.all(residual <= 1e-8 * (1 + pt.abs(mu))),
+            msg=f"{self.name}: the mean-to-natural Newton iteration did not converge",
+        )
 
 
 def _as_float_tensor(value: Any) -> TensorVariable:
@@ -427,7 +453,7 @@ class _CountWindow(NamedTuple):
     inside: TensorVariable  # (..., W) mask of the window proper
     weights: TensorVariable  # (..., W) normalised p(k) over the window
     log_ratio: TensorVariable  # (..., W) log p(k) - log p(k_ref), exact to rounding
-    k_ref: TensorVariable  # (...,) reference point: the floor of the mean
+    k_ref: TensorVariable  # (...,) reference point: the mode
     ref_index: TensorVariable  # (...,) its position in the window
 
 
@@ -463,10 +489,14 @@ def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWi
         hi = pt.minimum(hi, family.support_upper(**fixed))
     span = pt.max(hi - lo) + 1
     n_terms = span * pt.cast(pt.prod(lo.shape), "float64")
+    hi = Assert(
+        f"{family.name}: the exact series needs integer counts below 2^53 (float64 loses unit "
+        "steps beyond); this mean is too large for it."
+    )(hi, pt.all(hi < 2.0**53))
     span = Assert(
         f"{family.name}: the exact series for E[f(X)] needs more than {_SERIES_MAX_TERMS} terms "
-        "(its window spans about 31 standard deviations per batch element); the distribution "
-        "is too spread out for an exact in-memory sum. Evaluate fewer batch elements at once."
+        "(its window spans about 31 standard deviations for each batch element); the "
+        "distribution is too spread out for an exact in-memory sum."
     )(span, pt.isfinite(n_terms) & (n_terms <= _SERIES_MAX_TERMS))
     k = lo[..., None] + pt.arange(pt.cast(span, "int64"), dtype=pytensor.config.floatX)
     inside = k <= hi[..., None]
@@ -479,8 +509,9 @@ def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWi
     log_rel = pt.switch(inside, log_rel, -np.inf)
     weights = pt.exp(log_rel - pt.max(log_rel, axis=-1, keepdims=True))
     weights = weights / pt.sum(weights, axis=-1, keepdims=True)
-    k_ref = pt.clip(pt.floor(mean), lo, hi)
-    ref_index = pt.cast(k_ref - lo, "int64")
+    # The reference point is the window's mode, where log p is largest and best resolved.
+    ref_index = pt.argmax(log_rel, axis=-1)
+    k_ref = lo + pt.cast(ref_index, "float64")
     log_ratio = log_rel - _at(log_rel, ref_index)[..., None]
     return _CountWindow(k, inside, weights, log_ratio, k_ref, ref_index)
 
@@ -523,7 +554,7 @@ def count_series_expectation(
 
     Rounding: :math:`\log p(k)` and :math:`f(k)` are never formed from large cancelling terms.
     Both are accumulated from their increments (``log_base_measure_step`` of the family and
-    ``fn_step``) relative to the reference point :math:`k_0 = \lfloor E[X] \rfloor`, so
+    ``fn_step``) relative to the reference point :math:`k_0`, the mode, so
     :math:`E[f] = f(k_0) + \sum_k p(k)\,(f(k) - f(k_0))` is accurate to the rounding of
     :math:`f(k_0)` itself.
 
@@ -560,18 +591,33 @@ def count_series_expectation(
 def count_series_entropy(
     family: Family, eta: TensorVariable, *, log_tail: float = _SERIES_LOG_TAIL, **fixed
 ) -> TensorVariable:
-    r"""Exact entropy :math:`H = -\log p(k_0) - E[\log p(X) - \log p(k_0)]` of a count family.
+    r"""Exact entropy of a count family as the entropy of its normalised Chernoff window.
 
-    The same Chernoff window and accumulated log-ratios as :func:`count_series_expectation`;
-    writing :math:`H` around the reference point :math:`k_0` avoids the cancellation of
-    :math:`A(\eta) - \eta\,E[X] - E[\log h]` (three terms of size :math:`E[X]\log E[X]`),
-    so the only rounding left is that of :math:`\log p(k_0)`.
+    With :math:`r_k = \log p(k) - \log p(k_0)` accumulated from the increments (see
+    :func:`count_series_expectation`), normalisation over the window (all but :math:`2e^{-L}`
+    of the mass) gives :math:`\log p(k_0) = -\operatorname{logsumexp}_k r_k` without
+    evaluating :math:`\log h(k_0)`, so
+
+    .. math:: H = -\sum_k w_k \log w_k, \qquad \log w_k = r_k - \operatorname{logsumexp}_j r_j,
+
+    a sum of terms of order one: no cancellation between quantities of size
+    :math:`E[X]\log E[X]` (as in :math:`A - \eta E[X] - E[\log h]`) remains.
     """
     eta = pt.as_tensor_variable(eta)
     fixed = _as_float(fixed)
     w = _count_window(family, eta, fixed, log_tail)
-    log_p_ref = family.logp(w.k_ref, eta, **fixed)
-    return -log_p_ref - pt.sum(w.weights * pt.switch(w.inside, w.log_ratio, 0.0), axis=-1)
+    log_ratio = pt.switch(w.inside, w.log_ratio, -np.inf)
+    log_w = log_ratio - _logsumexp_log1p(log_ratio)[..., None]
+    return -pt.sum(pt.switch(w.inside, w.weights * log_w, 0.0), axis=-1)
+
+
+def _logsumexp_log1p(x: TensorVariable) -> TensorVariable:
+    """logsumexp over the last axis as max + log1p(rest): exact when the rest is below eps."""
+    top = pt.argmax(x, axis=-1)
+    peak = _at(x, top)
+    is_top = pt.eq(pt.arange(x.shape[-1]), top[..., None])
+    rest = pt.sum(pt.switch(is_top, 0.0, pt.exp(x - peak[..., None])), axis=-1)
+    return peak + pt.log1p(rest)
 
 
 def _upper_room(family: Family, eta: TensorVariable) -> TensorVariable:
