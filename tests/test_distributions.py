@@ -547,8 +547,6 @@ def test_check_logcdf_geometric():
         {"eta": Rminusbig},
         lambda value, eta: st.geom.logcdf(value + 1, -np.expm1(eta)),
         decimal=10,
-        # out-of-domain eta is checked in test_geometric_logcdf_out_of_domain_eta
-        skip_paramdomain_outside_edge_test=True,
     )
 
 
