@@ -96,3 +96,22 @@ def test_bad_support_is_refused():
         psm.ExponentialFamily("Bad", lambda x: x, lambda e: e, support=(1.0, 0.0))
     with pytest.raises(ValueError, match="integers"):
         psm.ExponentialFamily("Bad", lambda x: x, lambda e: e, support=[0.5, 1.5, 2.5])
+
+
+def test_a_misplaced_grid_is_reported_not_silently_wrong(rayleigh):
+    # sigma = 1000 with the default scale 1: the quadrature cannot resolve the mass.
+    far = rayleigh.dist(eta=-0.5 / 1000.0**2)
+    with pytest.raises(AssertionError, match="pass loc and scale"):
+        psm.entropy(far).eval()
+    with pytest.raises(AssertionError, match="inverse-CDF grid"):
+        pm.draw(far, draws=10, random_seed=1)
+    placed = psm.ExponentialFamily(
+        "Rayleigh1000",
+        statistics=lambda x: x**2,
+        log_partition=lambda eta: -pt.log(-2 * eta),
+        log_base_measure=lambda x: pt.log(x),
+        support=(0.0, np.inf),
+        scale=1000.0,
+    )
+    got = float(psm.entropy(placed.dist(eta=-0.5 / 1000.0**2)).eval())
+    assert got == pytest.approx(st.rayleigh(scale=1000.0).entropy(), abs=1e-9)

@@ -24,6 +24,7 @@ from pymc.distributions import transforms
 from pymc.distributions.distribution import Continuous, Discrete
 from pymc.distributions.transforms import _default_transform
 from pytensor.graph.traversal import graph_inputs
+from pytensor.raise_op import Assert
 from pytensor.tensor.random.basic import categorical as categorical_rv
 from pytensor.tensor.random.basic import uniform as uniform_rv
 
@@ -32,11 +33,20 @@ from pymc_statmech.expfam.family import Family
 
 __all__ = ["ExponentialFamily"]
 
+
 # Quadrature for E[log h] and grid for the inverse CDF, in the mapped coordinate u in (0, 1).
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(400)
-_GL_U = 0.5 * (_GL_NODES + 1.0)
-_GL_W = 0.5 * _GL_WEIGHTS
+def _gauss_legendre_unit(n: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    return 0.5 * (nodes + 1.0), 0.5 * weights
+
+
+# E[log h] by a 400-point rule, checked against a 200-point rule; draws from a 4097-point grid.
+_GL_U, _GL_W = _gauss_legendre_unit(400)
+_GL_U_COARSE, _GL_W_COARSE = _gauss_legendre_unit(200)
 _GRID_SIZE = 4097
+# Largest accepted quadrature error estimate of E[log h] (relative) and of the grid's mass.
+_QUADRATURE_TOLERANCE = 1e-6
+_GRID_TOLERANCE = 1e-4
 
 
 class _Mapping:
@@ -178,11 +188,22 @@ def ExponentialFamily(
         def in_support(x):
             return (x >= lower) & (x <= upper)
 
-        def expected(eta):
-            x, dx = mapping(pt.as_tensor_variable(_GL_U))
-            w = pt.as_tensor_variable(_GL_W) * dx * pt.exp(family.logp(x, _expand_eta(eta, nd)))
+        def quadrature(eta, nodes, weights):
+            x, dx = mapping(pt.as_tensor_variable(nodes))
+            w = pt.as_tensor_variable(weights) * dx * pt.exp(family.logp(x, _expand_eta(eta, nd)))
+            mass = pt.sum(w, axis=-1)
             # Self-normalised: the quadrature error of the normaliser cancels to first order.
-            return pt.sum(w * log_h(x), axis=-1) / pt.sum(w, axis=-1)
+            return pt.sum(w * log_h(x), axis=-1) / mass, mass
+
+        def expected(eta):
+            value, mass = quadrature(eta, _GL_U, _GL_W)
+            coarse, _ = quadrature(eta, _GL_U_COARSE, _GL_W_COARSE)
+            # A(eta) is the exact log-normaliser, so the captured mass must be 1; two rules
+            # must agree. Otherwise the grid misses the distribution: say so, never guess.
+            ok = (pt.abs(mass - 1) <= _QUADRATURE_TOLERANCE) & (
+                pt.abs(value - coarse) <= _QUADRATURE_TOLERANCE * (1 + pt.abs(value))
+            )
+            return Assert(_misplaced_message(name, "E[log h(x)]", loc, scale))(value, pt.all(ok))
 
         u_grid = (np.arange(_GRID_SIZE) + 0.5) / _GRID_SIZE
 
@@ -192,8 +213,11 @@ def ExponentialFamily(
 
         def sampler(rng, size, eta):
             _, lp, dx = grid_logp(eta)
+            mass = pt.sum(pt.exp(lp) * dx, axis=-1) / _GRID_SIZE
             cdf = pt.cumsum(pt.exp(lp - pt.max(lp, axis=-1, keepdims=True)) * dx, axis=-1)
-            cdf = cdf / cdf[..., -1:]
+            cdf = Assert(_misplaced_message(name, "the inverse-CDF grid", loc, scale))(
+                cdf / cdf[..., -1:], pt.all(pt.abs(mass - 1) <= _GRID_TOLERANCE)
+            )
             next_rng, q = uniform_rv(0.0, 1.0, size=size, rng=rng, return_next_rng=True)
             # One sorted search over all batch tables: table b is shifted by b (its values lie
             # in [b, b + 1]), and a draw belonging to table b searches for q + b.
@@ -251,6 +275,14 @@ def ExponentialFamily(
             return transforms.Interval(*_b)
 
     return cls
+
+
+def _misplaced_message(name: str, what: str, loc: float, scale: float) -> str:
+    return (
+        f"ExponentialFamily {name!r}: {what} does not resolve this member's mass on the grid "
+        f"placed by loc={loc}, scale={scale}; pass loc and scale of the order of the "
+        "distribution's location and spread."
+    )
 
 
 def _depends_on_input(fn: Callable) -> bool:
