@@ -286,3 +286,40 @@ def test_von_mises_takes_the_same_transform_as_pymc():
         pm.VonMises("reference", 0.0, 2.0)
     ours = model.rvs_to_transforms[model["angle"]]
     assert type(ours) is type(model.rvs_to_transforms[model["reference"]])
+
+
+@pytest.mark.parametrize("shape", [0.3, 2.5, 9.99, 10.0, 1e4, 1e8, 1e10])
+def test_gamma_family_entropies_against_mpmath(shape):
+    # 50-digit references: the generic Legendre form loses 7e-6 at shape 1e10.
+    import mpmath as mm
+
+    mm.mp.dps = 50
+    a, b = mm.mpf(shape), mm.mpf(2)
+    gamma = a - mm.log(b) + mm.loggamma(a) + (1 - a) * mm.digamma(a)
+    inverse_gamma = a + mm.log(b) + mm.loggamma(a) - (1 + a) * mm.digamma(a)
+    got = float(value(psm.entropy(pm.Gamma.dist(shape, 2.0))))
+    assert got == pytest.approx(float(gamma), rel=1e-14, abs=1e-14)
+    got = float(value(psm.entropy(pm.InverseGamma.dist(shape, 2.0))))
+    assert got == pytest.approx(float(inverse_gamma), rel=1e-14, abs=1e-14)
+
+
+def test_bernoulli_entropy_at_large_logits():
+    import mpmath as mm
+
+    mm.mp.dps = 50
+    for eta in (40.0, -60.0, 700.0):
+        e = mm.mpf(abs(eta))
+        exact = mm.log1p(mm.exp(-e)) + e * mm.exp(-e) / (1 + mm.exp(-e))
+        got = float(value(psm.entropy(psm.NaturalBernoulli.dist(eta=eta))))
+        assert got == pytest.approx(float(exact), rel=1e-14)
+
+
+def test_wishart_rejects_non_symmetric_values():
+    d = psm.NaturalWishart.dist(eta_matrix=-0.5 * np.eye(2), eta_logdet=1.0)
+    assert float(value(pm.logp(d, np.array([[1.0, 0.3], [0.1, 1.0]])))) == -np.inf
+    assert np.isfinite(float(value(pm.logp(d, np.array([[1.0, 0.2], [0.2, 1.0]])))))
+
+
+def test_geometric_kl_explains_the_shifted_support():
+    with pytest.raises(NotImplementedError, match="counts trials from 1"):
+        psm.kl_divergence(pm.Geometric.dist(0.3), psm.NaturalGeometric.dist(eta=-0.5))

@@ -210,9 +210,15 @@ def entropy(rv: TensorVariable) -> TensorVariable:
 def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, FamilyForm]:
     fp, fq = family_form(p), family_form(q)
     if fp.family is not fq.family:
+        hint = (
+            " (pm.Geometric counts trials from 1, NaturalGeometric failures from 0: their "
+            "supports differ, so the divergence is infinite in one direction)"
+            if {fp.family.name, fq.family.name} == {"Geometric", "Geometric (trials)"}
+            else ""
+        )
         raise NotImplementedError(
             f"No closed form between a {fp.family.name} and a {fq.family.name} distribution: "
-            "the generic Bregman formula needs both in the same exponential family."
+            f"the generic Bregman formula needs both in the same exponential family{hint}."
         )
     return fp, fq
 
