@@ -323,3 +323,23 @@ def test_wishart_rejects_non_symmetric_values():
 def test_geometric_kl_explains_the_shifted_support():
     with pytest.raises(NotImplementedError, match="counts trials from 1"):
         psm.kl_divergence(pm.Geometric.dist(0.3), psm.NaturalGeometric.dist(eta=-0.5))
+
+
+@pytest.mark.parametrize(
+    "alpha",
+    [[2.0, 3.0], [0.3, 0.7], [1e9, 1e9], [9.99, 10.01], [1.5, 2.0, 0.7], [1e6, 2e6, 3e6, 5.0]],
+)
+def test_beta_and_dirichlet_entropies_against_mpmath(alpha):
+    import mpmath as mm
+
+    mm.mp.dps = 50
+    al = [mm.mpf(a) for a in alpha]
+    a0 = sum(al)
+    exact = (
+        sum(mm.loggamma(a) for a in al)
+        - mm.loggamma(a0)
+        + (a0 - len(al)) * mm.digamma(a0)
+        - sum((a - 1) * mm.digamma(a) for a in al)
+    )
+    dist = pm.Beta.dist(*alpha) if len(alpha) == 2 else pm.Dirichlet.dist(alpha)
+    assert float(value(psm.entropy(dist))) == pytest.approx(float(exact), rel=1e-13, abs=1e-13)

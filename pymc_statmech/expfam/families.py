@@ -517,6 +517,24 @@ def _inverse_gamma_entropy(eta):
     )
 
 
+def _dirichlet_entropy_from_alpha(alpha):
+    r"""Dirichlet entropy :math:`\log B(\alpha) + (\alpha_0 - K)\psi(\alpha_0)
+    - \sum_j (\alpha_j - 1)\psi(\alpha_j)` without cancellation.
+
+    Each term :math:`\log\Gamma(a) - (a - c)\psi(a)` is written with the remainders
+    :math:`R_1, R_2`; its :math:`-a` parts cancel exactly between the components and
+    :math:`\alpha_0 = \sum_j \alpha_j`, so only terms of order :math:`\log a` are summed.
+    """
+    k = pt.cast(alpha.shape[-1], "float64")
+
+    def term(a, c):
+        r1, r2 = _stirling_remainders(a)
+        return r1 - (a - c) * r2 + (c - 0.5) * pt.log(a) + 0.5 * LOG_2PI + 0.5 - c / (2 * a)
+
+    total = pt.sum(alpha, axis=-1)
+    return pt.sum(term(alpha, 1.0), axis=-1) - term(total, k)
+
+
 def _gamma_start(mu):
     gap = pt.maximum(pt.log(mu[..., 1]) - mu[..., 0], 1e-12)
     alpha = 0.5 / gap
@@ -594,6 +612,7 @@ beta = Family(
     in_support=lambda x: (x > 0) & (x < 1),
     support="0 < x < 1",
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    entropy_closed=lambda eta: _dirichlet_entropy_from_alpha(eta + 1),
     initial_natural=_beta_start,
     sampler=_beta_draw,
     point=lambda eta: (eta[..., 0] + 1) / (eta[..., 0] + eta[..., 1] + 2),
@@ -620,6 +639,7 @@ dirichlet = Family(
     ),
     support="x in the open simplex",
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
+    entropy_closed=lambda eta: _dirichlet_entropy_from_alpha(eta + 1),
     initial_natural=lambda mu: _dirichlet_start(mu),
     sampler=lambda rng, size, eta: _rv(dirichlet_rv, rng, size, eta + 1),
     point=lambda eta: (eta + 1) / pt.sum(eta + 1, axis=-1, keepdims=True),
