@@ -261,11 +261,7 @@ def _is_spd(xp, m):
         except np.linalg.LinAlgError:
             return np.zeros(sym.shape, dtype=bool)
         return sym
-    m = pt.as_tensor_variable(m)
-    scale = pt.max(pt.abs(m), axis=(-2, -1), keepdims=True)
-    sym = pt.all(pt.abs(m - m.mT) <= 1e-10 * scale, axis=(-2, -1))
-    chol = pt.linalg.cholesky(pt.cast(m, "float64"), lower=True, on_error="nan")
-    return sym & pt.all(pt.isfinite(chol), axis=(-2, -1))
+    return families._is_spd(pt.cast(pt.as_tensor_variable(m), "float64"))
 
 
 def _ndim(value: Any) -> int:
@@ -324,10 +320,6 @@ def _spd_inverse(m: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
     chol_inv = pt.linalg.solve_triangular(chol, eye, lower=True, b_ndim=2)
     logdet = 2 * pt.sum(pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return pt.swapaxes(chol_inv, -1, -2) @ chol_inv, logdet
-
-
-def _spd_solve(m: TensorVariable, b: TensorVariable) -> TensorVariable:
-    return pt.linalg.solve(m, b[..., None], assume_a="pos", b_ndim=2)[..., 0]
 
 
 def _result(
@@ -884,14 +876,14 @@ def mvnormal_mvnormal(mu0: Any, cov0: Any, y: Any, *, cov: Any) -> ConjugateResu
     chi, delta = chi_of(mu0), delta_of(y)
     chi_post = _add(chi, delta)
     lam_post = -2 * chi_post[1]
-    centre = zero_grad(_spd_solve(lam_post, chi_post[0]))
+    centre = zero_grad(families._spd_solve(lam_post, chi_post[0]))
     chi_c, delta_c = chi_of(mu0 - centre), delta_of(y - centre)
     resid = y - centre
     quad = pt.sum(resid * (prec @ resid[..., None])[..., 0], axis=-1)
     k = pt.cast(y.shape[-1], "float64")
     log_base = pt.sum(-0.5 * quad - 0.5 * (k * LOG_2PI + logdet_cov), axis=0)
     chi_post_c = _add(chi_c, delta_c)
-    mu_post = centre + _spd_solve(lam_post, chi_post_c[0])
+    mu_post = centre + families._spd_solve(lam_post, chi_post_c[0])
     cov_post, _ = _spd_inverse(lam_post)
     return _result(
         checks,
@@ -1035,15 +1027,15 @@ def normal_inverse_gamma_regression(
     chi, delta = chi_of(mu0), delta_of(y)
     chi_post = _add(chi, delta)
     lam_post = -2 * chi_post[1]
-    centre = zero_grad(_spd_solve(lam_post, chi_post[0]))
+    centre = zero_grad(families._spd_solve(lam_post, chi_post[0]))
     chi_c, delta_c = chi_of(mu0 - centre), delta_of(y - _spd_matvec(X, centre))
     chi_post_c = _add(chi_c, delta_c)
-    mu_post = centre + _spd_solve(lam_post, chi_post_c[0])
+    mu_post = centre + families._spd_solve(lam_post, chi_post_c[0])
     v_post, _ = _spd_inverse(lam_post)
     # alpha_n and beta_n from the centred chi, where h_n ~ 0 and beta_n is a sum of squares.
     h_c = chi_post_c[0]
     a_post = -chi_post_c[3] - 1 - 0.5 * p
-    b_post = -chi_post_c[2] - 0.5 * pt.sum(h_c * _spd_solve(lam_post, h_c), axis=-1)
+    b_post = -chi_post_c[2] - 0.5 * pt.sum(h_c * families._spd_solve(lam_post, h_c), axis=-1)
     log_base = -0.5 * n * LOG_2PI
     return _result(
         checks,
@@ -1088,7 +1080,7 @@ def _prior_params(prior: TensorVariable) -> tuple[str, dict[str, TensorVariable]
     if name == "MvNormal":
         precision = -2 * eta[1]
         cov0, _ = _spd_inverse(precision)
-        return name, {"mu0": _spd_solve(precision, eta[0]), "cov0": cov0}
+        return name, {"mu0": families._spd_solve(precision, eta[0]), "cov0": cov0}
     return name, {}
 
 

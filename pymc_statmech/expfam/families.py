@@ -773,6 +773,18 @@ def _is_pd(m):
     return pt.all(pt.isfinite(chol), axis=(-2, -1))
 
 
+def _is_spd(m):
+    """Symmetric (to 1e-10 of its largest entry) and positive definite."""
+    scale = pt.max(pt.abs(m), axis=(-2, -1), keepdims=True)
+    symmetric = pt.all(pt.abs(m - pt.swapaxes(m, -1, -2)) <= 1e-10 * scale, axis=(-2, -1))
+    return symmetric & _is_pd(m)
+
+
+def _spd_solve(m, b):
+    """Solve m x = b for symmetric positive definite m, b a batch of vectors."""
+    return pt.linalg.solve(m, b[..., None], assume_a="pos", b_ndim=2)[..., 0]
+
+
 def _sym(m):
     return 0.5 * (m + pt.swapaxes(m, -1, -2))
 
@@ -780,13 +792,13 @@ def _sym(m):
 def _mvnormal_A(eta):
     h, j = eta
     precision = -2 * _sym(j)
-    mean = pt.linalg.solve(precision, h[..., None], assume_a="pos", b_ndim=2)[..., 0]
+    mean = _spd_solve(precision, h)
     return 0.5 * pt.sum(h * mean, axis=-1) - 0.5 * _logdet_pd(precision)
 
 
 def _mvnormal_mean(eta):
     h, j = eta
-    return pt.linalg.solve(-2 * _sym(j), h[..., None], assume_a="pos", b_ndim=2)[..., 0]
+    return _spd_solve(-2 * _sym(j), h)
 
 
 def _mvnormal_draw(rng, size, eta):
@@ -826,7 +838,7 @@ def _mvnormal_natural(mu):
     cov = second - m[..., :, None] * m[..., None, :]
     precision = pt.linalg.inv(cov)
     return (
-        pt.linalg.solve(cov, m[..., None], assume_a="pos", b_ndim=2)[..., 0],
+        _spd_solve(cov, m),
         -0.5 * precision,
     )
 
@@ -912,14 +924,7 @@ wishart = Family(
         (_is_pd(-_sym(eta[0])), "eta[0] = -V^{-1} / 2 negative definite"),
         (eta[1] > -1, "eta[1] = (nu - k - 1) / 2 > -1"),
     ],
-    in_support=lambda x: (
-        _is_pd(x)
-        & pt.all(
-            pt.abs(x - pt.swapaxes(x, -1, -2))
-            <= 1e-9 * pt.abs(x).max(axis=(-2, -1))[..., None, None],
-            axis=(-2, -1),
-        )
-    ),
+    in_support=_is_spd,
     support="x symmetric positive definite",
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[1]),
     natural_from_mean_closed=None,
