@@ -55,8 +55,8 @@ __all__ = ["MaxEntDual", "NonConvergenceWarning", "solve_dual", "solve_dual_nump
 # Status codes of the Newton kernel.
 CONVERGED, ROUNDING, MAX_ITER, NOT_FINITE = 0, 1, 2, 3
 _EPS = np.finfo("float64").eps
-# Newton decrement g' Cov^-1 g at which the dual is solved to rounding (|g| ~ 1e-12 sd).
-_DECREMENT_TOL = 1e-24
+# Newton decrement g' Cov^-1 g at which the dual is solved to rounding (|g| ~ 1e-14 sd).
+_DECREMENT_TOL = 1e-28
 # Warm-start storage: slot 0 holds d, slots 1..d the last solution.
 _WARM_SLOTS = 64
 
@@ -189,6 +189,8 @@ def newton_dual(T, logw, c, lam0, max_iter):
     for it in range(max_iter):
         for k in range(d):
             g[k] = mean[k] - c[k]
+        if _at_rounding(g, mean, c):
+            return lam, ROUNDING, it, _scaled_residual(g, cov)
         if not _newton_direction(cov, g, step):
             return lam, NOT_FINITE, it, np.inf
         decrement = 0.0
@@ -260,17 +262,14 @@ def _void_pointer(typingctx, address):
 
 
 @numba.njit(cache=True)
-def _solve_warm(T, logw, c, warm, max_iter):
+def _solve_warm(T, logw, c, start, warm, max_iter):
+    # From the previous solution when there is one, else (or if that fails) from `start`.
     d = c.shape[0]
-    lam0 = np.zeros(d)
-    if d < warm.shape[0] and warm[0] == d:
-        ok = True
-        for k in range(d):
-            if not np.isfinite(warm[k + 1]):
-                ok = False
-        if ok:
-            lam0[:] = warm[1 : d + 1]
-    lam, status, _, _ = newton_dual(T, logw, c, lam0, max_iter)
+    status = MAX_ITER
+    if d < warm.shape[0] and warm[0] == d and np.all(np.isfinite(warm[1 : d + 1])):
+        lam, status, _, _ = newton_dual(T, logw, c, warm[1 : d + 1].copy(), max_iter)
+    if status > ROUNDING:
+        lam, status, _, _ = newton_dual(T, logw, c, start.copy(), max_iter)
     if status <= ROUNDING:
         if d < warm.shape[0]:
             warm[0] = d
@@ -304,7 +303,8 @@ def solve_dual_numpy(T, logw, c, lam0=None, max_iter: int = 200):
 class MaxEntDual(Op):
     r"""The multipliers :math:`\lambda^*(T, \ell, c)` of the maximum-entropy dual.
 
-    Inputs ``T`` (d, n), ``logw`` (n,) and ``c`` (d,); output :math:`\lambda` (d,), NaN (with a
+    Inputs ``T`` (d, n), ``logw`` (n,), ``c`` (d,) and a starting point (d,) used when there
+    is no previous solution to start from; output :math:`\lambda` (d,), NaN (with a
     :class:`NonConvergenceWarning`) when the Newton iteration fails. Use :func:`solve_dual`,
     which also broadcasts over leading dimensions of ``c``.
     """
@@ -321,27 +321,25 @@ class MaxEntDual(Op):
         state["_buffers"] = []
         return state
 
-    def make_node(self, T, logw, c):
-        T = pt.as_tensor_variable(T).astype("float64")
-        logw = pt.as_tensor_variable(logw).astype("float64")
-        c = pt.as_tensor_variable(c).astype("float64")
-        if (T.ndim, logw.ndim, c.ndim) != (2, 1, 1):
-            raise ValueError("MaxEntDual needs T (d, n), logw (n,) and c (d,).")
+    def make_node(self, T, logw, c, start):
+        T, logw, c, start = (pt.as_tensor_variable(v).astype("float64") for v in (T, logw, c, start))
+        if (T.ndim, logw.ndim, c.ndim, start.ndim) != (2, 1, 1, 1):
+            raise ValueError("MaxEntDual needs T (d, n), logw (n,), c (d,) and start (d,).")
         out = pt.tensor(dtype="float64", shape=(T.type.shape[0],))
-        return Apply(self, [T, logw, c], [out])
+        return Apply(self, [T, logw, c, start], [out])
 
     def infer_shape(self, fgraph, node, shapes):
         return [(shapes[0][0],)]
 
     def perform(self, node, inputs, outputs):
-        T, logw, c = (np.ascontiguousarray(v, dtype="float64") for v in inputs)
-        lam, ok = _solve_warm(T, logw, c, self._warm, self.max_iter)
+        T, logw, c, start = (np.ascontiguousarray(v, dtype="float64") for v in inputs)
+        lam, ok = _solve_warm(T, logw, c, start, self._warm, self.max_iter)
         if not ok:
             warnings.warn(_FAILURE_MESSAGE, NonConvergenceWarning, stacklevel=2)
         outputs[0][0] = lam
 
     def pullback(self, inputs, outputs, output_grads):
-        T, logw, c = inputs
+        T, logw, c, start = inputs
         (lam,) = outputs
         (g_lam,) = output_grads
         p = pt.special.softmax(lam @ T + logw, axis=-1)
@@ -351,24 +349,28 @@ class MaxEntDual(Op):
         weighted = p * (v @ centred)
         grad_T = -(pt.outer(v, p) + pt.outer(lam, weighted))
         grad_logw = -weighted
-        return [grad_T, grad_logw, v]
+        return [grad_T, grad_logw, v, pt.zeros_like(start)]
 
 
 _CORE = MaxEntDual()
 
 
-def solve_dual(T, logw, c):
+def solve_dual(T, logw, c, start=None):
     r"""Symbolic multipliers :math:`\lambda^*` for targets ``c`` of shape ``batch + (d,)``.
 
     ``T`` (d, n) and ``logw`` (n,) describe the support measure; non-finite statistics mark
-    a node as outside the support (weight zero).
+    a node as outside the support (weight zero). ``start`` (d,) is where Newton starts when no
+    earlier solution is at hand (default zero; on unbounded domains give multipliers that
+    confine the mass).
     """
     T = pt.as_tensor_variable(T).astype("float64")
     logw = pt.as_tensor_variable(logw).astype("float64")
     finite = pt.all(pt.isfinite(T), axis=0)
     T = pt.switch(pt.isfinite(T), T, 0.0)
     logw = pt.switch(finite, logw, -np.inf)
-    return Blockwise(_CORE, signature="(d,n),(n),(d)->(d)")(T, logw, c)
+    c = pt.as_tensor_variable(c).astype("float64")
+    start = pt.zeros(c.shape[-1:]) if start is None else pt.as_tensor_variable(start)
+    return Blockwise(_CORE, signature="(d,n),(n),(d),(d)->(d)")(T, logw, c, start)
 
 
 @numba_funcify.register(MaxEntDual)
@@ -382,10 +384,14 @@ def _numba_maxent_dual(op, node=None, **kwargs):
     slots = _WARM_SLOTS
 
     @numba_njit
-    def maxent_dual(T, logw, c):
+    def maxent_dual(T, logw, c, start):
         warm = numba.carray(_void_pointer(address), (slots,), np.float64)
         lam, ok = _solve_warm(
-            np.ascontiguousarray(T), np.ascontiguousarray(logw), np.ascontiguousarray(c), warm,
+            np.ascontiguousarray(T),
+            np.ascontiguousarray(logw),
+            np.ascontiguousarray(c),
+            np.ascontiguousarray(start),
+            warm,
             max_iter,
         )
         if not ok:
@@ -417,8 +423,8 @@ def _jax_maxent_dual(op, node=None, **kwargs):
         scaled = cov / jnp.outer(scale, scale) + 1e-13 * jnp.eye(cov.shape[0])
         return jnp.linalg.solve(scaled, g / scale) / scale
 
-    def maxent_dual(T, logw, c):
-        lam0 = jnp.zeros_like(c)
+    def maxent_dual(T, logw, c, start):
+        lam0 = start
         dual0, mean0, cov0 = evaluate(T, logw, c, lam0)
 
         def cond(state):

@@ -1,0 +1,2 @@
+def recognise(problem):
+    return None

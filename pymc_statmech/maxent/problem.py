@@ -1,0 +1,636 @@
+r"""Maximum-entropy problems: assembly, the adaptive measure, and the solution object.
+
+A problem is a domain, constraints :math:`E[T_k(x)] = c_k` and an optional base measure
+:math:`q`. Its solution :math:`p(x) = q(x)\exp(\lambda\cdot T(x) - A(\lambda))` *is* an
+exponential family (statistics :math:`T`, natural parameters :math:`\lambda`, base measure
+:math:`q`), so it is returned as a :class:`~pymc_statmech.expfam.family.Family` whose
+log-partition is the exact sum or the quadrature of the domain and whose mean-to-natural map is
+the dual solver :func:`~pymc_statmech.maxent.solve.solve_dual`.
+
+Continuous measures are adapted to the solution: a first solve on the domain's DE grid locates
+the mass, and panel edges are then placed at quantiles of the solution (so a narrow peak far
+from the origin is resolved) until the multipliers agree between refinements and between the
+rule and its nested half rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pymc.distributions.distribution import SymbolicRandomVariable
+from pytensor.graph.basic import Constant, Variable
+from pytensor.graph.replace import graph_replace
+from pytensor.tensor.random.op import RandomVariable
+from pytensor.tensor.sharedvar import TensorSharedVariable
+from scipy.special import logsumexp
+
+from pymc_statmech.expfam.family import _EAGER, Family
+from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
+from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
+from pymc_statmech.maxent.solve import solve_dual, solve_dual_numpy
+
+__all__ = ["MaxEntProblem", "MaxEntSolution", "maxent_solve"]
+
+# Quantiles of the solution at which the refined measure places panel edges.
+_REFINE_QUANTILES = np.array([1e-3, 0.05, 0.5, 0.95, 0.999])
+_REFINE_ROUNDS = 6
+# Refinement stops when the multipliers move less than this (relative to their scale).
+_REFINE_TOL = 1e-11
+# Largest accepted disagreement of the moments under the rule and its nested half rule,
+# in standard deviations of the statistic (the full rule's error is far smaller).
+_NESTED_TOL = 1e-5
+# Mass allowed at the outermost nodes of a truncated measure.
+_EDGE_MASS_TOL = 1e-12
+# Proven tail bound required of a truncated integer support.
+_TAIL_TOL = 1e-17
+_MAX_CUTOFF = 2**22
+# Draws of random targets used to place the measure for symbolic problems.
+_TYPICAL_DRAWS = 32
+
+
+def _free_random_variables(outputs: Sequence[Variable]) -> list[Variable]:
+    """Outermost random-variable outputs in the graphs (the model variables they use)."""
+    found, seen, stack = [], set(), list(outputs)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v.owner is None:
+            if isinstance(v.type, pt.TensorType) and not isinstance(
+                v, Constant | TensorSharedVariable
+            ) and v.name != "x":
+                raise ValueError(
+                    f"maxent: the input {v} of a target, statistic or base measure has no "
+                    "value; use numbers, pm.Data or model variables."
+                )
+            continue
+        if isinstance(v.owner.op, RandomVariable | SymbolicRandomVariable):
+            found.append(v)
+            continue
+        stack.extend(v.owner.inputs)
+    return found
+
+
+@dataclass
+class MaxEntProblem:
+    """A domain, its constraints and a base measure, with the symbolic pieces they imply."""
+
+    domain: Domain
+    constraints: list[Constraint]
+    base: Any = None
+
+    def __post_init__(self):
+        if not isinstance(self.domain, Domain):
+            raise TypeError(
+                f"maxent: domain must be psm.Discrete, psm.Integers, psm.Interval, "
+                f"psm.HalfLine, psm.RealLine or psm.Circle, got {self.domain!r}."
+            )
+        self.constraints = list(self.constraints)
+        for c in self.constraints:
+            if not isinstance(c, Constraint):
+                raise TypeError(
+                    f"maxent: constraints are built by psm.mean, psm.moment, psm.expect, "
+                    f"psm.interval_mass or psm.quantile, got {c!r}."
+                )
+        self.log_base = _log_base(self.base, self.domain)
+        x = pt.dvector("x")
+        self._x = x
+        self._stats = [pt.as_tensor_variable(c.statistic(x)).astype("float64") for c in self]
+        self._stats = [s if s.ndim == 1 else pt.broadcast_to(s, x.shape) for s in self._stats]
+        self._logq = pt.broadcast_to(self.log_base(x), x.shape).astype("float64")
+        targets = [pt.as_tensor_variable(c.target).astype("float64") for c in self]
+        self.targets = pt.stack(pt.broadcast_arrays(*targets), axis=-1) if targets else None
+        outputs = [*self._stats, self._logq, *([self.targets] if self.targets is not None else [])]
+        self.free = _free_random_variables(outputs)
+        # Symbolic when anything but x can change: model variables or shared data.
+        self.symbolic = any(
+            not isinstance(v, Constant) and v is not x
+            for v in pytensor.graph.traversal.graph_inputs(outputs)
+        )
+
+    def __iter__(self):
+        return iter(self.constraints)
+
+    def __len__(self):
+        return len(self.constraints)
+
+    @property
+    def breakpoints(self) -> list[float]:
+        return sorted({b for c in self for b in c.breakpoints})
+
+    # -- numeric evaluation at construction time ---------------------------------------------
+    def evaluator(self) -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``f(nodes, *free_values) -> (T (d, n), log q (n,), targets)`` in NumPy."""
+        placeholders = [v.type() for v in self.free]
+        mapping = dict(zip(self.free, placeholders, strict=True))
+        outs = [*self._stats, self._logq]
+        outs.append(self.targets if self.targets is not None else pt.zeros((0,)))
+        outs = graph_replace(outs, mapping, strict=False) if mapping else outs
+        fn = pytensor.function([self._x, *placeholders], outs, mode=_EAGER, on_unused_input="ignore")
+        d = len(self)
+
+        def evaluate(nodes, *free_values):
+            values = fn(np.asarray(nodes, dtype="float64"), *free_values)
+            T = np.array(values[:d]).reshape(d, -1) if d else np.zeros((0, len(nodes)))
+            return T, np.asarray(values[d]), np.asarray(values[d + 1])
+
+        return evaluate
+
+    def typical_free_values(self, random_seed: int = 0) -> list[list[np.ndarray]]:
+        """Prior draws of the model variables used by the problem (one list per draw)."""
+        if not self.free:
+            return [[]]
+        draws = pm.draw(self.free, draws=_TYPICAL_DRAWS, random_seed=random_seed)
+        if len(self.free) == 1:
+            draws = [draws]
+        return [[d[i] for d in draws] for i in range(_TYPICAL_DRAWS)]
+
+    # -- the measure ----------------------------------------------------------------------------
+    def measure(self) -> tuple[Grid, np.ndarray]:
+        """The discrete measure for this problem and the multipliers at the typical targets."""
+        evaluate = self.evaluator()
+        cases = []
+        for free in self.typical_free_values():
+            _, _, c = evaluate(np.zeros(1), *free)
+            for target in np.reshape(c, (-1, len(self))):
+                cases.append((free, target))
+        order = _representatives(np.array([t for _, t in cases]))
+        breakpoints = set(self.breakpoints)
+        # Random targets: the measure resolves the solutions of a few spread prior draws too.
+        for index in order[1:]:
+            free, target = cases[index]
+            g, _ = _adapted_grid(self, evaluate, free, target, breakpoints, strict=False)
+            breakpoints |= set(getattr(g, "breakpoints", ()))
+        free, target = cases[order[0]]
+        return _adapted_grid(self, evaluate, free, target, breakpoints, strict=True)
+
+
+def _representatives(targets: np.ndarray) -> list[int]:
+    # The target vector nearest the componentwise median first, then a few spread ones.
+    if len(targets) == 1:
+        return [0]
+    med = np.median(targets, axis=0)
+    spread = np.std(targets, axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    dist = np.sqrt((((targets - med) / spread) ** 2).sum(axis=1))
+    ranked = np.argsort(dist, kind="stable")
+    picks = [ranked[0]] + [ranked[int(q * (len(ranked) - 1))] for q in (0.5, 0.9, 1.0)]
+    return list(dict.fromkeys(int(i) for i in picks))
+
+
+@dataclass(frozen=True)
+class _AdaptedGrid(Grid):
+    breakpoints: tuple[float, ...] = field(default=())
+
+
+def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
+    if base is None:
+        return lambda x: pt.zeros_like(x)
+    if isinstance(base, Variable):
+        if base.owner is None or not isinstance(
+            base.owner.op, RandomVariable | SymbolicRandomVariable
+        ):
+            raise TypeError(
+                f"maxent: base must be a PyMC distribution (pm.Normal.dist(...)) or a function "
+                f"returning log q(x), got {base!r}."
+            )
+        discrete = base.type.dtype.startswith("int")
+        if discrete != domain.discrete:
+            kind = "discrete" if discrete else "continuous"
+            raise ValueError(
+                f"maxent: the base measure is {kind} but the domain {domain!r} is not; use "
+                "psm.Integers/psm.Discrete with a discrete base, an interval or line otherwise."
+            )
+        return lambda x: pm.logp(base, x, warn_rvs=False)
+    if callable(base):
+        return base
+    raise TypeError(f"maxent: base must be a PyMC distribution or a callable, got {base!r}.")
+
+
+def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float, float]:
+    loc, scale, mean = 0.0, 1.0, None
+    for c, value in zip(problem, target, strict=True):
+        if c.name == "E[x]":
+            mean = float(value)
+    if mean is not None:
+        loc = mean
+        for c, value in zip(problem, target, strict=True):
+            if c.name == "E[x^2]" and value > mean**2:
+                scale = float(np.sqrt(value - mean**2))
+        if scale == 1.0 and mean != problem.domain.lower and np.isfinite(problem.domain.lower):
+            scale = abs(mean - problem.domain.lower)
+    if isinstance(problem.domain, RealLine) is False:
+        loc = min(max(loc, problem.domain.lower), problem.domain.upper)
+    return loc, scale
+
+
+def _solve_on(grid_w, T, logq, target, lam0):
+    lam, status, iterations, residual = solve_dual_numpy(T, grid_w + logq, target, lam0)
+    return lam, status
+
+
+def _check_feasible(problem: MaxEntProblem, T: np.ndarray, logw: np.ndarray, target):
+    """Per-constraint range over the support, so an infeasible target is named."""
+    live = np.isfinite(logw) & np.all(np.isfinite(T), axis=0)
+    for c, row, value in zip(problem, T, target, strict=True):
+        lo, hi = row[live].min(), row[live].max()
+        if not lo < value < hi:
+            raise InfeasibleConstraintsError(
+                f"{c.name} = {value:g} is outside the feasible range ({lo:g}, {hi:g}) of the "
+                f"statistic on {problem.domain!r}: a target must lie strictly inside it."
+            )
+
+
+def _fail(problem: MaxEntProblem, target, reason: str):
+    listed = ", ".join(f"{c.name} = {v:g}" for c, v in zip(problem, target, strict=True))
+    raise InfeasibleConstraintsError(f"maxent on {problem.domain!r} with {listed}: {reason}")
+
+
+def _weights(T, logw, lam):
+    s = lam @ T + logw
+    return np.exp(s - logsumexp(s))
+
+
+def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
+    domain = problem.domain
+    d = len(problem)
+    if isinstance(domain, Discrete) or (isinstance(domain, Integers) and np.isfinite(domain.upper)):
+        grid = domain.grid()
+        T, logq, _ = evaluate(grid.nodes, *free)
+        logw = grid.log_weights + logq
+        _check_feasible(problem, T, logw, target) if d else None
+        lam, status = _solve_on(grid.log_weights, T, logq, target, None)
+        if status > 1 and strict:
+            _fail(problem, target, "the targets are jointly infeasible (no distribution on "
+                  "this support has these expectations together).")
+        return grid, lam
+    if isinstance(domain, Integers):
+        return _integer_grid(problem, evaluate, free, target, strict)
+    loc, scale = _initial_location(problem, target)
+    grid = domain.grid(sorted(breakpoints), loc, scale)
+    T, logq, _ = evaluate(grid.nodes, *free)
+    lam = _initial_multipliers(domain, grid.nodes, T, logq, loc, scale)
+    previous = None
+    for _ in range(_REFINE_ROUNDS + 1):
+        T, logq, _ = evaluate(grid.nodes, *free)
+        logw = grid.log_weights + logq
+        if d:
+            _check_feasible(problem, T, logw, target)
+        lam, status = _solve_on(grid.log_weights, T, logq, target, lam)
+        if not np.all(np.isfinite(lam)):
+            break
+        p = _weights(T, logw, lam)
+        solved = status <= 1 and (
+            isinstance(domain, Circle) or _edge_mass(grid, domain, p) <= _EDGE_MASS_TOL
+        )
+        if solved and previous is not None and np.all(
+            np.abs(lam - previous) <= _REFINE_TOL * (1 + np.abs(lam))
+        ):
+            break
+        # Refine around the current iterate, even a failed one: a grid too coarse for a
+        # narrow peak still locates it.
+        previous = lam.copy() if solved else None
+        cuts = _quantiles(grid.nodes, p, _REFINE_QUANTILES)
+        span = max(cuts[-1] - cuts[2], cuts[2] - cuts[0], np.finfo(float).tiny)
+        grid = domain.grid(sorted(set(breakpoints) | set(cuts.tolist())), cuts[2], span / 3)
+        grid = _AdaptedGrid(
+            grid.nodes, grid.log_weights, grid.coarse_log_weights, grid.exact, tuple(cuts)
+        )
+    else:
+        solved = False
+    if not solved:
+        if not strict:
+            return None, None
+        _fail(problem, target, _non_normalisable_reason(problem, grid, T, logw, target))
+    T, logq, _ = evaluate(grid.nodes, *free)
+    _check_nested(problem, grid, T, logq, target, lam, strict)
+    return grid, lam
+
+
+def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
+    """Multipliers whose density best matches a broad reference density in least squares.
+
+    Newton from zero fails on unbounded domains (the flat density puts its mass at the
+    farthest nodes); starting from a density that already confines the mass near ``loc``
+    (a normal of width ``scale`` on the line, an exponential on a half-line) when the
+    statistics can express one avoids that.
+    """
+    if np.isfinite(domain.lower) and np.isfinite(domain.upper) or not len(T):
+        return np.zeros(len(T))
+    if np.isfinite(domain.lower):
+        log_ref = -(nodes - domain.lower) / scale
+        near = nodes - domain.lower <= 8 * scale
+    else:
+        log_ref = -0.5 * ((nodes - loc) / scale) ** 2
+        near = np.abs(nodes - loc) <= 8 * scale
+    ok = near & np.all(np.isfinite(T), axis=0) & np.isfinite(logq)
+    design = np.column_stack([T[:, ok].T, np.ones(ok.sum())])
+    weight = np.sqrt(np.exp(log_ref[ok] - log_ref[ok].max()) + 1e-3)
+    coef, *_ = np.linalg.lstsq(design * weight[:, None], (log_ref[ok] - logq[ok]) * weight, rcond=None)
+    return coef[:-1]
+
+
+def _check_nested(problem, grid, T, logq, target, lam, strict):
+    if not len(problem) or grid.exact:
+        return
+    coarse, status = _solve_on(grid.coarse_log_weights, T, logq, target, lam)
+    p = _weights(T, grid.log_weights + logq, lam)
+    sd = np.sqrt(np.maximum(p @ (T - (T @ p)[:, None]).T ** 2, 0.0))
+    pc = _weights(T, grid.coarse_log_weights + logq, lam)
+    gap = np.abs(T @ pc - T @ p) / np.where(sd > 0, sd, 1.0)
+    if strict and (status > 1 or np.any(gap > _NESTED_TOL)):
+        _fail(
+            problem,
+            target,
+            "the quadrature cannot resolve the solution (its nested rules disagree by "
+            f"{gap.max():.2g} standard deviations); rescale the variable or add breakpoints.",
+        )
+
+
+def _edge_mass(grid: Grid, domain: Domain, p: np.ndarray) -> float:
+    # Mass on the two outermost nodes at each infinite end of the domain.
+    order = np.argsort(grid.nodes)
+    total = 0.0
+    if not np.isfinite(domain.lower):
+        total += p[order[:2]].sum()
+    if not np.isfinite(domain.upper):
+        total += p[order[-2:]].sum()
+    return float(total)
+
+
+def _quantiles(nodes, p, qs):
+    order = np.argsort(nodes)
+    x, w = nodes[order], p[order]
+    cdf = np.cumsum(w) - 0.5 * w
+    return np.interp(qs, cdf, x)
+
+
+def _in_hull(T: np.ndarray, logw: np.ndarray, target: np.ndarray) -> bool:
+    """Whether the targets are a mixture of the statistics' values on the support (an LP)."""
+    from scipy.optimize import linprog
+
+    live = np.isfinite(logw) & np.all(np.isfinite(T), axis=0)
+    A = np.vstack([T[:, live], np.ones(live.sum())])
+    result = linprog(np.zeros(live.sum()), A_eq=A, b_eq=np.append(target, 1.0), bounds=(0, None))
+    return result.status == 0
+
+
+def _non_normalisable_reason(problem, grid, T, logw, target) -> str:
+    domain = problem.domain
+    if len(problem) and not _in_hull(T, logw, np.asarray(target, dtype=float)):
+        return (
+            "the targets are jointly infeasible: no distribution on this support has these "
+            "expectations together (e.g. a second moment below the squared mean)."
+        )
+    if not (np.isfinite(domain.lower) and np.isfinite(domain.upper)):
+        return (
+            "no normalisable distribution satisfies them: the maximum-entropy density's mass "
+            "escapes to infinity on this unbounded domain. Add a constraint whose statistic "
+            "grows in every unbounded direction (a second moment, E|x|, E[log(1 + x^2)]) or "
+            "a base measure, or bound the domain."
+        )
+    return "the targets are jointly infeasible on this support."
+
+
+def _integer_grid(problem, evaluate, free, target, strict):
+    domain = problem.domain
+    cutoff = domain.cutoff or int(domain.lower) + 64
+    for c, value in zip(problem, target, strict=True):
+        if c.name.startswith("E[x"):
+            cutoff = max(cutoff, int(domain.lower + 64 * (abs(value) + 1)))
+    lam = None
+    while cutoff <= _MAX_CUTOFF:
+        grid = domain.grid(cutoff=cutoff)
+        T, logq, _ = evaluate(grid.nodes, *free)
+        logw = grid.log_weights + logq
+        if len(problem):
+            _check_feasible(problem, T, logw, target)
+        lam, status = _solve_on(grid.log_weights, T, logq, target, lam)
+        if status <= 1 and _tail_bound(T, logw, lam) <= _TAIL_TOL:
+            return grid, lam
+        cutoff *= 2
+    if not strict:
+        return None, None
+    _fail(
+        problem,
+        target,
+        f"no truncation up to {_MAX_CUTOFF} terms has a provably negligible tail; the "
+        "distribution is not normalisable with these constraints or its tail is not log-concave.",
+    )
+
+
+def _tail_bound(T, logw, lam) -> float:
+    """Proven bound on the mass beyond the last term (log-concave tail)."""
+    s = lam @ T + logw
+    s = s - logsumexp(s)
+    steps = np.diff(s[-16:])
+    if not (np.all(np.isfinite(steps)) and steps[-1] < 0 and np.all(np.diff(steps) <= 1e-12)):
+        return np.inf
+    r = np.exp(steps[-1])
+    return float(np.exp(s[-1]) * r / (1 - r))
+
+
+# ---------------------------------------------------------------------------------------------
+class MaxEntSolution:
+    r"""The maximum-entropy (minimum relative entropy) distribution of a problem.
+
+    Attributes
+    ----------
+    multipliers : ndarray or TensorVariable
+        :math:`\lambda`, the natural parameters (last axis: one per constraint).
+    log_partition : float or TensorVariable
+        :math:`A(\lambda) = \log \int q(x) e^{\lambda\cdot T(x)}\,dx` (dimensionless).
+    entropy : float or TensorVariable
+        Shannon entropy (differential on continuous domains) in nats,
+        :math:`H = A - \lambda\cdot c - E_p[\log q]`.
+    relative_entropy : float or TensorVariable
+        :math:`KL(p\,\|\,q) = \lambda\cdot c - A` when a base measure is given.
+    moments : ndarray or TensorVariable
+        :math:`E_p[T]` on the measure.
+    residuals : ndarray or TensorVariable
+        ``moments - targets``.
+    family : Family
+        The solution's exponential family (statistics = constraint functions).
+    closed_form : KnownForm or None
+        The classical distribution recognised, if any; :meth:`distribution` returns it.
+
+    Values are NumPy when every target, statistic and base parameter is a number, PyTensor
+    variables otherwise (random constraints).
+    """
+
+    def __init__(self, problem: MaxEntProblem, grid: Grid, lam0: np.ndarray):
+        self.problem = problem
+        self.grid = grid
+        self.domain = problem.domain
+        self.constraints = problem.constraints
+        self.symbolic = problem.symbolic
+        nodes = pt.as_tensor_variable(grid.nodes)
+        self._T = graph_replace(pt.stack(problem._stats) if len(problem) else pt.zeros((0, 1)),
+                                {problem._x: nodes}, strict=False)
+        self._logq = graph_replace(problem._logq, {problem._x: nodes}, strict=False)
+        self._logw = pt.as_tensor_variable(grid.log_weights) + self._logq
+        self.family = _family(problem, self._T, self._logw, self._logq)
+        from pymc_statmech.maxent.known import recognise
+
+        self.closed_form = recognise(problem)
+        if problem.symbolic:
+            targets = problem.targets if problem.targets is not None else pt.zeros((0,))
+            self.multipliers = solve_dual(self._T, self._logw, targets) if len(problem) else targets
+            self._targets = targets
+        else:
+            T, logw = pytensor.function([], [self._T, self._logw], mode=_EAGER)()
+            target = np.asarray(problem.targets.eval()) if len(problem) else np.zeros(0)
+            lam = np.empty(target.shape)
+            for idx in np.ndindex(target.shape[:-1]):
+                lam[idx], status, _, _ = solve_dual_numpy(T, logw, target[idx], lam0)
+                if status > 1:
+                    _fail(problem, target[idx], "the dual did not converge.")
+            self.multipliers = lam
+            self._targets = target
+
+    # -- values ---------------------------------------------------------------------------------
+    def _value(self, expr):
+        return expr if self.symbolic else np.asarray(pytensor.function([], expr, mode=_EAGER)())
+
+    @property
+    def log_partition(self):
+        return self._value(self.family.log_partition(pt.as_tensor_variable(self.multipliers)))
+
+    @property
+    def moments(self):
+        return self._value(self.family.mean_parameters(pt.as_tensor_variable(self.multipliers)))
+
+    @property
+    def residuals(self):
+        return self._value(
+            self.family.mean_parameters(pt.as_tensor_variable(self.multipliers)) - self._targets
+        )
+
+    @property
+    def entropy(self):
+        return self._value(self.family.entropy(pt.as_tensor_variable(self.multipliers)))
+
+    @property
+    def relative_entropy(self):
+        if self.problem.base is None:
+            raise ValueError("relative_entropy needs a base measure; this problem has none.")
+        lam = pt.as_tensor_variable(self.multipliers)
+        return self._value(pt.sum(lam * self._targets, axis=-1) - self.family.log_partition(lam))
+
+    def logpdf(self, x):
+        """Log density (w.r.t. Lebesgue or counting measure) at ``x``; -inf off the domain."""
+        lam = pt.as_tensor_variable(self.multipliers)
+        xt = pt.as_tensor_variable(np.asarray(x, dtype="float64") if not isinstance(x, Variable) else x)
+        batch = lam.ndim - 1
+        value = self.family.logp(pt.shape_padright(xt, batch) if batch else xt, lam)
+        if self.symbolic or isinstance(x, Variable):
+            return value
+        return self._value(value)
+
+    def distribution(self, **kwargs):
+        """The solution as a PyMC distribution (``.dist``): the closed form when recognised."""
+        from pymc_statmech.maxent.distribution import MaxEnt
+
+        return MaxEnt.dist(solution=self, **kwargs)
+
+    def __repr__(self):
+        listed = "; ".join(repr(c) for c in self.constraints) or "no constraints"
+        form = f", closed form {self.closed_form.name}" if self.closed_form else ""
+        return f"MaxEntSolution({self.domain!r}: {listed}{form})"
+
+
+def _family(problem: MaxEntProblem, T_nodes, logw, logq_nodes) -> Family:
+    d = len(problem)
+    domain = problem.domain
+
+    def statistics(x):
+        return [pt.as_tensor_variable(c.statistic(x)).astype("float64") for c in problem]
+
+    def scores(eta):
+        return pt.tensordot(eta, T_nodes, axes=[[-1], [0]]) + logw
+
+    def log_partition(eta):
+        return pt.logsumexp(scores(eta), axis=-1)
+
+    def expected_log_base(eta):
+        weights = pt.special.softmax(scores(eta), axis=-1)
+        # Nodes outside the base's support carry no weight (0 * -inf is not 0 in IEEE).
+        return pt.sum(weights * pt.switch(pt.isinf(logq_nodes), 0.0, logq_nodes), axis=-1)
+
+    return Family(
+        name="MaxEnt",
+        statistics=statistics,
+        log_partition=log_partition,
+        log_base_measure=lambda x: pt.broadcast_to(problem.log_base(x), x.shape),
+        natural_ndims=(1,),
+        value_ndim=0,
+        natural_domain=lambda eta: [(pt.all(pt.isfinite(eta), axis=-1), "finite multipliers")],
+        in_support=domain.contains,
+        support=repr(domain),
+        discrete=domain.discrete,
+        component_sizes=(d,),
+        expected_log_base_measure=expected_log_base,
+        natural_from_mean_closed=lambda mu: solve_dual(T_nodes, logw, mu),
+        reference="Jaynes (1957); Wainwright and Jordan (2008), section 3.1.",
+    )
+
+
+def maxent_solve(domain: Domain, constraints: Sequence[Constraint] = (), base: Any = None):
+    r"""Solve a maximum-entropy (or minimum relative entropy) problem exactly.
+
+    .. math:: \max_p H(p) \;\text{s.t.}\; E_p[T_k] = c_k \quad\Longrightarrow\quad
+              p(x) = q(x)\exp(\lambda\cdot T(x) - A(\lambda)),
+
+    with :math:`\lambda` minimising the convex dual :math:`A(\lambda) - \lambda\cdot c`
+    (damped Newton; its Hessian is :math:`\mathrm{Cov}[T]`). With a base measure :math:`q`
+    the solution minimises :math:`KL(p\,\|\,q)` instead (the I-projection of :math:`q`).
+
+    Parameters
+    ----------
+    domain : Domain
+        ``psm.Discrete(values)``, ``psm.Integers(lower)``, ``psm.Interval(a, b)``,
+        ``psm.HalfLine(lower)``, ``psm.RealLine()`` or ``psm.Circle()``.
+    constraints : list of Constraint
+        Built by :func:`psm.mean`, :func:`psm.moment`, :func:`psm.expect`,
+        :func:`psm.interval_mass`, :func:`psm.quantile`; targets may be PyTensor variables.
+    base : PyMC distribution or callable, optional
+        The base measure :math:`q`: a ``pm.X.dist(...)`` or a function ``log q(x)``.
+
+    Returns
+    -------
+    MaxEntSolution
+
+    Raises
+    ------
+    InfeasibleConstraintsError
+        A target outside the interior of the statistic's range (naming the constraint and the
+        range), jointly infeasible targets, or a non-normalisable problem (with the reason).
+
+    References
+    ----------
+    .. [1] Jaynes, E. T. (1957). Information theory and statistical mechanics.
+       Phys. Rev. 106, 620-630.
+    .. [2] Csiszar, I. (1975). I-divergence geometry of probability distributions and
+       minimization problems. Ann. Probab. 3(1), 146-158.
+
+    Examples
+    --------
+    Jaynes' Brandeis dice: a die whose mean is 4.5.
+
+    >>> import pymc_statmech as psm
+    >>> sol = psm.maxent_solve(psm.Discrete(range(1, 7)), [psm.mean(4.5)])
+    >>> round(float(sol.multipliers[0]), 8)
+    0.37104894
+    >>> [round(float(v), 5) for v in sol.family.logp(range(1, 7), sol.multipliers).exp().eval()]
+    [0.05435, 0.07877, 0.11416, 0.16545, 0.23977, 0.3475]
+    """
+    problem = MaxEntProblem(domain, constraints, base)
+    grid, lam = problem.measure()
+    return MaxEntSolution(problem, grid, lam)
