@@ -86,9 +86,7 @@ def moment(k: int, value: Any, about: float = 0.0) -> Constraint:
     k, about = int(k), float(about)
     name = f"E[x^{k}]" if about == 0 else f"E[(x - {about:g})^{k}]"
     if k % 2 == 0 and not isinstance(value, Variable) and np.any(np.asarray(value) <= 0):
-        raise InfeasibleConstraintsError(
-            f"{name}: an even moment must be positive, got {value!r}."
-        )
+        raise InfeasibleConstraintsError(f"{name}: an even moment must be positive, got {value!r}.")
     return Constraint(lambda x: (x - about) ** k, _target(value, name), name)
 
 

@@ -63,9 +63,11 @@ def _free_random_variables(outputs: Sequence[Variable]) -> list[Variable]:
             continue
         seen.add(v)
         if v.owner is None:
-            if isinstance(v.type, pt.TensorType) and not isinstance(
-                v, Constant | TensorSharedVariable
-            ) and v.name != "x":
+            if (
+                isinstance(v.type, pt.TensorType)
+                and not isinstance(v, Constant | TensorSharedVariable)
+                and v.name != "x"
+            ):
                 raise ValueError(
                     f"maxent: the input {v} of a target, statistic or base measure has no "
                     "value; use numbers, pm.Data or model variables."
@@ -109,11 +111,16 @@ class MaxEntProblem:
         self.targets = pt.stack(pt.broadcast_arrays(*targets), axis=-1) if targets else None
         outputs = [*self._stats, self._logq, *([self.targets] if self.targets is not None else [])]
         self.free = _free_random_variables(outputs)
+
         # Symbolic when anything but x can change: model variables or shared data.
-        self.symbolic = any(
-            not isinstance(v, Constant) and v is not x
-            for v in pytensor.graph.traversal.graph_inputs(outputs)
-        )
+        def varies(graphs):
+            return any(
+                not isinstance(v, Constant) and v is not x
+                for v in pytensor.graph.traversal.graph_inputs(graphs)
+            )
+
+        self.symbolic = varies(outputs)
+        self.symbolic_statistics = varies([*self._stats, self._logq])
 
     def __iter__(self):
         return iter(self.constraints)
@@ -133,7 +140,9 @@ class MaxEntProblem:
         outs = [*self._stats, self._logq]
         outs.append(self.targets if self.targets is not None else pt.zeros((0,)))
         outs = graph_replace(outs, mapping, strict=False) if mapping else outs
-        fn = pytensor.function([self._x, *placeholders], outs, mode=_EAGER, on_unused_input="ignore")
+        fn = pytensor.function(
+            [self._x, *placeholders], outs, mode=_EAGER, on_unused_input="ignore"
+        )
         d = len(self)
 
         def evaluate(nodes, *free_values):
@@ -147,9 +156,7 @@ class MaxEntProblem:
         """Prior draws of the model variables used by the problem (one list per draw)."""
         if not self.free:
             return [[]]
-        draws = pm.draw(self.free, draws=_TYPICAL_DRAWS, random_seed=random_seed)
-        if len(self.free) == 1:
-            draws = [draws]
+        draws = list(pm.draw(list(self.free), draws=_TYPICAL_DRAWS, random_seed=random_seed))
         return [[d[i] for d in draws] for i in range(_TYPICAL_DRAWS)]
 
     # -- the measure ----------------------------------------------------------------------------
@@ -268,8 +275,12 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
         _check_feasible(problem, T, logw, target) if d else None
         lam, status = _solve_on(grid.log_weights, T, logq, target, None)
         if status > 1 and strict:
-            _fail(problem, target, "the targets are jointly infeasible (no distribution on "
-                  "this support has these expectations together).")
+            _fail(
+                problem,
+                target,
+                "the targets are jointly infeasible (no distribution on "
+                "this support has these expectations together).",
+            )
         return grid, lam
     if isinstance(domain, Integers):
         return _integer_grid(problem, evaluate, free, target, strict)
@@ -290,8 +301,10 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
         solved = status <= 1 and (
             isinstance(domain, Circle) or _edge_mass(grid, domain, p) <= _EDGE_MASS_TOL
         )
-        if solved and previous is not None and np.all(
-            np.abs(lam - previous) <= _REFINE_TOL * (1 + np.abs(lam))
+        if (
+            solved
+            and previous is not None
+            and np.all(np.abs(lam - previous) <= _REFINE_TOL * (1 + np.abs(lam)))
         ):
             break
         # Refine around the current iterate, even a failed one: a grid too coarse for a
@@ -322,7 +335,7 @@ def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
     (a normal of width ``scale`` on the line, an exponential on a half-line) when the
     statistics can express one avoids that.
     """
-    if np.isfinite(domain.lower) and np.isfinite(domain.upper) or not len(T):
+    if (np.isfinite(domain.lower) and np.isfinite(domain.upper)) or not len(T):
         return np.zeros(len(T))
     if np.isfinite(domain.lower):
         log_ref = -(nodes - domain.lower) / scale
@@ -333,7 +346,9 @@ def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
     ok = near & np.all(np.isfinite(T), axis=0) & np.isfinite(logq)
     design = np.column_stack([T[:, ok].T, np.ones(ok.sum())])
     weight = np.sqrt(np.exp(log_ref[ok] - log_ref[ok].max()) + 1e-3)
-    coef, *_ = np.linalg.lstsq(design * weight[:, None], (log_ref[ok] - logq[ok]) * weight, rcond=None)
+    coef, *_ = np.linalg.lstsq(
+        design * weight[:, None], (log_ref[ok] - logq[ok]) * weight, rcond=None
+    )
     return coef[:-1]
 
 
@@ -472,17 +487,26 @@ class MaxEntSolution:
         self.constraints = problem.constraints
         self.symbolic = problem.symbolic
         nodes = pt.as_tensor_variable(grid.nodes)
-        self._T = graph_replace(pt.stack(problem._stats) if len(problem) else pt.zeros((0, 1)),
-                                {problem._x: nodes}, strict=False)
+        self._T = graph_replace(
+            pt.stack(problem._stats) if len(problem) else pt.zeros((0, 1)),
+            {problem._x: nodes},
+            strict=False,
+        )
         self._logq = graph_replace(problem._logq, {problem._x: nodes}, strict=False)
         self._logw = pt.as_tensor_variable(grid.log_weights) + self._logq
-        self.family = _family(problem, self._T, self._logw, self._logq)
+        self.family = _family(
+            problem, self._T, self._logw, self._logq, np.asarray(lam0).reshape(-1)
+        )
         from pymc_statmech.maxent.known import recognise
 
         self.closed_form = recognise(problem)
+        # Multipliers at the typical targets, where the measure was built: Newton's start.
+        self.start = np.asarray(lam0, dtype="float64").reshape(-1)
         if problem.symbolic:
             targets = problem.targets if problem.targets is not None else pt.zeros((0,))
-            self.multipliers = solve_dual(self._T, self._logw, targets) if len(problem) else targets
+            self.multipliers = (
+                solve_dual(self._T, self._logw, targets, self.start) if len(problem) else targets
+            )
             self._targets = targets
         else:
             T, logw = pytensor.function([], [self._T, self._logw], mode=_EAGER)()
@@ -527,7 +551,9 @@ class MaxEntSolution:
     def logpdf(self, x):
         """Log density (w.r.t. Lebesgue or counting measure) at ``x``; -inf off the domain."""
         lam = pt.as_tensor_variable(self.multipliers)
-        xt = pt.as_tensor_variable(np.asarray(x, dtype="float64") if not isinstance(x, Variable) else x)
+        xt = pt.as_tensor_variable(
+            np.asarray(x, dtype="float64") if not isinstance(x, Variable) else x
+        )
         batch = lam.ndim - 1
         value = self.family.logp(pt.shape_padright(xt, batch) if batch else xt, lam)
         if self.symbolic or isinstance(x, Variable):
@@ -546,7 +572,7 @@ class MaxEntSolution:
         return f"MaxEntSolution({self.domain!r}: {listed}{form})"
 
 
-def _family(problem: MaxEntProblem, T_nodes, logw, logq_nodes) -> Family:
+def _family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) -> Family:
     d = len(problem)
     domain = problem.domain
 
@@ -577,7 +603,7 @@ def _family(problem: MaxEntProblem, T_nodes, logw, logq_nodes) -> Family:
         discrete=domain.discrete,
         component_sizes=(d,),
         expected_log_base_measure=expected_log_base,
-        natural_from_mean_closed=lambda mu: solve_dual(T_nodes, logw, mu),
+        natural_from_mean_closed=lambda mu: solve_dual(T_nodes, logw, mu, start),
         reference="Jaynes (1957); Wainwright and Jordan (2008), section 3.1.",
     )
 

@@ -322,7 +322,9 @@ class MaxEntDual(Op):
         return state
 
     def make_node(self, T, logw, c, start):
-        T, logw, c, start = (pt.as_tensor_variable(v).astype("float64") for v in (T, logw, c, start))
+        T, logw, c, start = (
+            pt.as_tensor_variable(v).astype("float64") for v in (T, logw, c, start)
+        )
         if (T.ndim, logw.ndim, c.ndim, start.ndim) != (2, 1, 1, 1):
             raise ValueError("MaxEntDual needs T (d, n), logw (n,), c (d,) and start (d,).")
         out = pt.tensor(dtype="float64", shape=(T.type.shape[0],))
@@ -465,9 +467,9 @@ def _jax_maxent_dual(op, node=None, **kwargs):
         _, lam, _, mean, cov, _, success = jax.lax.while_loop(cond, body, state)
         # A safety net against a singular covariance passing the decrement test.
         eps = jnp.finfo(jnp.float64).eps
-        close = jnp.abs(mean - c) <= 1e-7 * jnp.sqrt(jnp.maximum(jnp.diag(cov), 0.0)) + 256 * eps * (
-            1 + jnp.abs(c) + jnp.abs(mean)
-        )
+        close = jnp.abs(mean - c) <= 1e-7 * jnp.sqrt(
+            jnp.maximum(jnp.diag(cov), 0.0)
+        ) + 256 * eps * (1 + jnp.abs(c) + jnp.abs(mean))
         return jnp.where(success & jnp.all(close), lam, jnp.nan)
 
     return maxent_dual

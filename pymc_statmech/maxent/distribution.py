@@ -1,0 +1,251 @@
+r"""``MaxEnt``: a maximum-entropy prior as a PyMC distribution.
+
+When the problem is a classical one (:mod:`pymc_statmech.maxent.known`) the distribution is
+that PyMC family, with parameters that are differentiable functions of the targets. Otherwise it
+is the solution's exponential family on the problem's measure:
+
+* ``logp(x) = lambda . T(x) + log q(x) - A(lambda)`` with :math:`\lambda` from the dual Op
+  (:func:`~pymc_statmech.maxent.solve.solve_dual`), so gradients with respect to random targets,
+  base-measure parameters and statistic parameters come from the implicit-function theorem;
+  ``-inf`` (with a warning from the Op) when the dual does not converge;
+* draws: exact categorical draws on finite and integer supports; on continuous domains the
+  inverse CDF of the density interpolated log-linearly between the quadrature nodes;
+* ``support_point``: the median node; default transform: interval, log (half-line) or
+  circular, matching the domain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions import transforms
+from pymc.distributions.transforms import _default_transform
+from pytensor.graph.replace import graph_replace
+
+from pymc_statmech.maxent.domains import Circle, HalfLine, Interval
+from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve
+from pymc_statmech.maxent.solve import solve_dual
+
+__all__ = ["MaxEnt"]
+
+_REGISTER_KEYS = ("observed", "total_size", "dims", "transform", "default_transform", "initval")
+
+
+class MaxEnt:
+    r"""Maximum-entropy (or minimum relative entropy) prior from constraints, in a PyMC model.
+
+    .. math:: p(x) \propto q(x) \exp(\lambda \cdot T(x)), \qquad E_p[T] = c,
+
+    the distribution of largest entropy (smallest :math:`KL(p\,\|\,q)` with a base measure
+    :math:`q`) on the domain satisfying the constraints.
+
+    Parameters
+    ----------
+    name : str
+        Name of the model variable.
+    domain : Domain
+        ``psm.Discrete``, ``psm.Integers``, ``psm.Interval``, ``psm.HalfLine``,
+        ``psm.RealLine`` or ``psm.Circle``.
+    constraints : list of Constraint
+        From :func:`psm.mean`, :func:`psm.moment`, :func:`psm.expect`,
+        :func:`psm.interval_mass`, :func:`psm.quantile`. Targets may be model variables; a
+        batch of targets (shape ``batch + ()``) gives a batch of priors.
+    base : PyMC distribution or callable, optional
+        Base measure :math:`q` (``pm.X.dist(...)`` or ``log q(x)``); its parameters may be
+        model variables.
+    closed_form : bool
+        Return the classical family when recognised (default). ``False`` forces the generic
+        solution (useful to compare).
+    **kwargs
+        ``shape``, ``size``, ``dims``, ``observed``, ``initval``, ``transform``, ... as for
+        any PyMC distribution.
+
+    References
+    ----------
+    .. [1] Jaynes, E. T. (1968). Prior probabilities. IEEE Trans. Syst. Sci. Cybern. 4(3),
+       227-241.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> with pm.Model() as model:
+    ...     mu = pm.Uniform("mu", 2.0, 5.0)
+    ...     die = psm.MaxEnt("die", psm.Discrete(range(1, 7)), [psm.mean(mu)])
+    >>> float(model.compile_logp()({"mu_interval__": 0.0, "die": 6}).round(6))  # mu = 3.5
+    -3.178054
+    """
+
+    def __new__(cls, name: str, domain=None, constraints=(), base=None, **kwargs):
+        model = pm.modelcontext(None)
+        register = {k: kwargs.pop(k) for k in _REGISTER_KEYS if k in kwargs}
+        dims = register.get("dims")
+        if dims is not None and "shape" not in kwargs and "size" not in kwargs:
+            dims = (dims,) if isinstance(dims, str) else tuple(dims)
+            kwargs["shape"] = tuple(model.dim_lengths[d] for d in dims)
+        observed = register.get("observed")
+        if observed is not None and "shape" not in kwargs and "size" not in kwargs:
+            kwargs["shape"] = np.shape(observed)
+        rv = cls.dist(domain, constraints, base, **kwargs)
+        return model.register_rv(rv, name, **register)
+
+    @classmethod
+    def dist(
+        cls,
+        domain=None,
+        constraints=(),
+        base: Any = None,
+        *,
+        closed_form: bool = True,
+        solution: MaxEntSolution | None = None,
+        **kwargs,
+    ):
+        """The distribution outside a model (``pm.draw``, ``pm.logp``, ...)."""
+        if solution is None:
+            solution = maxent_solve(domain, constraints, base)
+        if closed_form and solution.closed_form is not None:
+            rv = solution.closed_form.distribution(solution._targets, solution.domain)
+            if "shape" in kwargs or "size" in kwargs:
+                from pymc.distributions.shape_utils import change_dist_size
+
+                size = kwargs.get("size") or kwargs["shape"]
+                rv = change_dist_size(rv, size, expand=False)
+            return rv
+        return _generic(solution, **kwargs)
+
+
+def _generic(solution: MaxEntSolution, **kwargs):
+    problem = solution.problem
+    d = len(problem)
+    lifted = [v for v in problem.free if _in_graphs(v, [*problem._stats, problem._logq])]
+    targets = pt.as_tensor_variable(solution._targets).astype("float64")
+    if d == 0:
+        targets = pt.zeros((0,))
+    start = solution.start
+    nodes = np.asarray(solution.grid.nodes)
+    order = np.argsort(nodes)
+    discrete = problem.domain.discrete
+    T_nodes, logq_nodes = solution._T, solution._logq
+    log_weights = pt.as_tensor_variable(solution.grid.log_weights)
+
+    def rebuild(c, params):
+        mapping = dict(zip(lifted, params, strict=True))
+        T, logq = (
+            graph_replace([T_nodes, logq_nodes], mapping, strict=False)
+            if mapping
+            else (T_nodes, logq_nodes)
+        )
+        lam = solve_dual(T, log_weights + logq, c, start) if d else pt.zeros_like(c)
+        return T, logq, lam, mapping
+
+    def scores(T, logq, lam):
+        return (
+            pt.tensordot(lam, T, axes=[[-1], [0]]) + logq
+            if d
+            else pt.shape_padleft(logq, lam.ndim - 1) + pt.zeros((*lam.shape[:-1], logq.shape[0]))
+        )
+
+    def logp(value, c, *params):
+        T, logq, lam, mapping = rebuild(c, params)
+        log_partition = pt.logsumexp(scores(T, logq, lam) + log_weights, axis=-1)
+        x = pt.as_tensor_variable(value).astype("float64")
+        stats = [pt.as_tensor_variable(con.statistic(x)).astype("float64") for con in problem]
+        log_base = pt.as_tensor_variable(problem.log_base(x)).astype("float64")
+        if mapping:
+            stats = graph_replace(stats, mapping, strict=False)
+            log_base = graph_replace(log_base, mapping, strict=False)
+        dot = sum(lam[..., k] * stats[k] for k in range(d)) if d else 0.0
+        lp = dot + log_base - log_partition
+        ok = problem.domain.contains(x) & pt.all(pt.isfinite(lam), axis=-1)
+        return pt.switch(ok, lp, -np.inf)
+
+    def random(c, *params_and_size):
+        *params, size = params_and_size
+        T, logq, lam, _ = rebuild(c, params)
+        s = scores(T, logq, lam)
+        if discrete or solution.grid.exact:
+            idx = pt.random.categorical(pt.special.softmax(s + log_weights, axis=-1), size=size)
+            draws = pt.as_tensor_variable(nodes)[idx]
+            return pt.cast(draws, "int64") if problem.domain.integer else draws
+        return _log_linear_draws(s[..., order], nodes[order], size)
+
+    def support_point(rv, size, c, *params):
+        T, logq, lam, _ = rebuild(c, params)
+        p = pt.special.softmax(scores(T, logq, lam) + log_weights, axis=-1)[..., order]
+        median = pt.argmax(pt.cumsum(p, axis=-1) >= 0.5, axis=-1)
+        point = pt.as_tensor_variable(nodes[order])[median]
+        return pt.cast(pt.broadcast_to(point, rv.shape), rv.dtype)
+
+    lifted_sig = [f"({','.join(f'p{i}_{j}' for j in range(v.ndim))})" for i, v in enumerate(lifted)]
+    signature = f"({'d' if d else 'z'}){''.join(',' + s for s in lifted_sig)}->()"
+    rv = pm.CustomDist.dist(
+        targets,
+        *lifted,
+        dist=random,
+        logp=logp,
+        support_point=support_point,
+        signature=signature,
+        dtype="int64" if discrete and problem.domain.integer else "float64",
+        class_name="MaxEnt",
+        **kwargs,
+    )
+    transform = _transform(problem.domain)
+    if transform is not None:
+        _default_transform.register(type(rv.owner.op))(lambda op, rv, _t=transform: _t)
+    return rv
+
+
+def _in_graphs(var, graphs) -> bool:
+    from pytensor.graph.traversal import ancestors
+
+    return var in set(ancestors(graphs))
+
+
+def _transform(domain):
+    if isinstance(domain, Interval):
+        return transforms.Interval(domain.lower, domain.upper)
+    if isinstance(domain, HalfLine):
+        return transforms.Interval(domain.lower, None)
+    if isinstance(domain, Circle):
+        return transforms.circular
+    return None
+
+
+def _log_linear_draws(log_density, x, size):
+    """Inverse-CDF draws from the density interpolated log-linearly between sorted nodes."""
+    width = pt.as_tensor_variable(np.diff(x))
+    left, right = log_density[..., :-1], log_density[..., 1:]
+    delta = right - left
+    small = pt.abs(delta) < 1e-8
+    safe = pt.switch(small, 1.0, delta)
+    # log of (exp(delta) - 1) / delta, without overflow for large delta.
+    log_ratio = pt.switch(
+        small,
+        delta / 2,
+        pt.switch(
+            delta > 0,
+            delta + pt.log(-pt.expm1(-safe)) - pt.log(safe),
+            pt.log(pt.expm1(safe) / safe),
+        ),
+    )
+    log_mass = pt.log(width) + left + log_ratio
+    cell = pt.random.categorical(pt.special.softmax(log_mass, axis=-1), size=size)
+    u = pt.random.uniform(0.0, 1.0, size=cell.shape)
+    d = pt.take_along_axis(
+        pt.broadcast_to(delta, (*cell.shape, delta.shape[-1])), cell[..., None], axis=-1
+    )[..., 0]
+    small_d = pt.abs(d) < 1e-8
+    safe_d = pt.switch(small_d, 1.0, d)
+    fraction = pt.switch(
+        small_d,
+        u,
+        pt.switch(
+            d > 0,
+            1 + pt.log(u + (1 - u) * pt.exp(-safe_d)) / safe_d,
+            pt.log1p(u * pt.expm1(safe_d)) / safe_d,
+        ),
+    )
+    x = pt.as_tensor_variable(x)
+    return x[cell] + pt.clip(fraction, 0.0, 1.0) * width[cell]
