@@ -166,7 +166,7 @@ def _generic(solution: MaxEntSolution, **kwargs):
         T, logq, lam, _ = rebuild(c, params)
         s = scores(T, logq, lam)
         if discrete or solution.grid.exact:
-            idx = pt.random.categorical(pt.special.softmax(s + log_weights, axis=-1), size=size)
+            idx = pm.Categorical.dist(logit_p=s + log_weights, size=size)
             draws = pt.as_tensor_variable(nodes)[idx]
             return pt.cast(draws, "int64") if problem.domain.integer else draws
         return _log_linear_draws(s[..., order], nodes[order], size)
@@ -231,8 +231,8 @@ def _log_linear_draws(log_density, x, size):
         ),
     )
     log_mass = pt.log(width) + left + log_ratio
-    cell = pt.random.categorical(pt.special.softmax(log_mass, axis=-1), size=size)
-    u = pt.random.uniform(0.0, 1.0, size=cell.shape)
+    cell = pm.Categorical.dist(logit_p=log_mass, size=size)
+    u = pm.Uniform.dist(0.0, 1.0, size=cell.shape)
     d = pt.take_along_axis(
         pt.broadcast_to(delta, (*cell.shape, delta.shape[-1])), cell[..., None], axis=-1
     )[..., 0]

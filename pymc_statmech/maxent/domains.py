@@ -5,7 +5,8 @@ Finite sets are exact (counting measure). Continuous domains use double-exponent
 quadrature, the trapezoidal rule in a variable :math:`t` after the substitution
 
 * tanh-sinh on a finite panel :math:`[a, b]`: :math:`x = a + (b - a)\,\sigma(\pi\sinh t)`;
-* exp-sinh on a half-infinite panel :math:`[a, \infty)`: :math:`x = a + s\,e^{\frac{\pi}{2}\sinh t}`;
+* exp-sinh on a half-infinite panel :math:`[a, \infty)`:
+  :math:`x = a + s\,e^{\frac{\pi}{2}\sinh t}`;
 * the periodic trapezoidal rule on the circle,
 
 with a panel edge at every breakpoint (interval-mass and quantile edges, kinks of a statistic).
@@ -25,6 +26,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -130,7 +132,7 @@ class Domain:
             parts.append(exp_sinh_panel(edges[0], scale, direction=-1))
         if np.isfinite(self.upper):
             edges = [*edges, self.upper]
-        parts.extend(tanh_sinh_panel(a, b) for a, b in zip(edges[:-1], edges[1:], strict=False))
+        parts.extend(tanh_sinh_panel(a, b) for a, b in itertools.pairwise(edges))
         if not np.isfinite(self.upper) and edges:
             parts.append(exp_sinh_panel(edges[-1], scale, direction=1))
         return Grid.concatenate(parts)

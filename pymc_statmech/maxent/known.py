@@ -15,7 +15,7 @@ domain                 constraints (span)                           solution
 =====================  ===========================================  ====================
 finite integers        none                                         DiscreteUniform
 Interval(a, b)         none                                         Uniform
-Circle                 none                                         VonMises(kappa = 0)
+Circle                 none                                         Uniform(-pi, pi)
 HalfLine(0)            E[x]                                         Exponential
 HalfLine(0)            E[x^2]                                       HalfNormal
 HalfLine(0)            E[x], E[log x]                               Gamma
@@ -75,6 +75,12 @@ class KnownForm:
     statistics: tuple[Callable[[np.ndarray], np.ndarray], ...]
     build: Callable[..., Any]
     log_base: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+def _f64(value):
+    # PyMC would store an exact constant such as 1.5 in float32, and its logp would then
+    # round log(1.5) to float32 precision.
+    return pt.as_tensor_variable(np.float64(value))
 
 
 def _finite_integers(domain) -> tuple[int, int] | None:
@@ -139,19 +145,21 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "DiscreteUniform",
         lambda d: _finite_integers(d) is not None,
         (),
-        lambda E, d: pm.DiscreteUniform.dist(*_finite_integers(d)),
+        lambda E, d: pm.DiscreteUniform.dist(
+            *(pt.as_tensor_variable(np.int64(v)) for v in _finite_integers(d))
+        ),
     ),
     KnownForm(
         "Uniform",
         lambda d: isinstance(d, Interval),
         (),
-        lambda E, d: pm.Uniform.dist(d.lower, d.upper),
+        lambda E, d: pm.Uniform.dist(_f64(d.lower), _f64(d.upper)),
     ),
     KnownForm(
-        "VonMises(kappa=0)",
+        "Uniform on the circle",
         lambda d: isinstance(d, Circle),
         (),
-        lambda E, d: pm.VonMises.dist(0.0, 0.0),
+        lambda E, d: pm.Uniform.dist(_f64(-np.pi), _f64(np.pi)),
     ),
     KnownForm(
         "Exponential",
@@ -177,7 +185,7 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Pareto",
         lambda d: isinstance(d, HalfLine) and d.lower > 0,
         (np.log,),
-        lambda E, d: pm.Pareto.dist(alpha=1 / (E[..., 0] - np.log(d.lower)), m=d.lower),
+        lambda E, d: pm.Pareto.dist(alpha=1 / (E[..., 0] - np.log(d.lower)), m=_f64(d.lower)),
     ),
     KnownForm(
         "Normal",
@@ -189,20 +197,20 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Laplace",
         lambda d: isinstance(d, RealLine),
         (np.abs,),
-        lambda E, d: pm.Laplace.dist(0.0, E[..., 0]),
+        lambda E, d: pm.Laplace.dist(_f64(0.0), E[..., 0]),
     ),
     KnownForm("Beta", _interval(0.0, 1.0), (np.log, lambda x: np.log1p(-x)), _beta),
     KnownForm(
         "Beta(alpha, 1)",
         _interval(0.0, 1.0),
         (np.log,),
-        lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=1.0),
+        lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=_f64(1.0)),
     ),
     KnownForm(
         "Beta(1, beta)",
         _interval(0.0, 1.0),
         (lambda x: np.log1p(-x),),
-        lambda E, d: pm.Beta.dist(alpha=1.0, beta=-1 / E[..., 0]),
+        lambda E, d: pm.Beta.dist(alpha=_f64(1.0), beta=-1 / E[..., 0]),
     ),
     KnownForm("VonMises", lambda d: isinstance(d, Circle), (np.cos, np.sin), _von_mises),
     KnownForm(
@@ -298,7 +306,7 @@ def recognise(problem) -> KnownMatch | None:
     x = _probes(problem.domain)
     fn = pytensor.function([problem._x], [*problem._stats, problem._logq], mode=_EAGER)
     values = fn(x)
-    T = np.array(values[:-1]).reshape(len(problem), -1)
+    T = np.array(values[:-1]).reshape(len(problem), -1) if len(problem) else np.zeros((0, x.size))
     logq = np.asarray(values[-1])
     if not (np.all(np.isfinite(T)) and np.all(np.isfinite(logq))):
         return None
@@ -313,13 +321,13 @@ def recognise(problem) -> KnownMatch | None:
 
 def _match(form, domain, x, T, logq) -> KnownMatch | None:
     with np.errstate(all="ignore"):
-        S = np.array([s(x) for s in form.statistics]).reshape(len(form.statistics), -1)
+        S = np.array([s(x) for s in form.statistics]).reshape(len(form.statistics), x.size)
         if form.log_base == "binomial":
             log_h = _binomial_base(domain)(x)
         else:
             log_h = form.log_base(x) if form.log_base is not None else np.zeros_like(x)
     design = np.column_stack([np.ones_like(x), S.T])
-    if len(x) <= design.shape[1] and len(form.statistics):
+    if len(x) < design.shape[1]:
         return None
     rank = np.linalg.matrix_rank(design)
     if rank < design.shape[1]:

@@ -30,6 +30,7 @@ from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.sharedvar import TensorSharedVariable
 from scipy.special import logsumexp
 
+from pymc_statmech.expfam.api import _as_float_input
 from pymc_statmech.expfam.family import _EAGER, Family
 from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
@@ -166,6 +167,9 @@ class MaxEntProblem:
         cases = []
         for free in self.typical_free_values():
             _, _, c = evaluate(np.zeros(1), *free)
+            if not len(self):
+                cases.append((free, np.zeros(0)))
+                break
             for target in np.reshape(c, (-1, len(self))):
                 cases.append((free, target))
         order = _representatives(np.array([t for _, t in cases]))
@@ -215,7 +219,14 @@ def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
                 f"maxent: the base measure is {kind} but the domain {domain!r} is not; use "
                 "psm.Integers/psm.Discrete with a discrete base, an interval or line otherwise."
             )
-        return lambda x: pm.logp(base, x, warn_rvs=False)
+        # PyMC stores exact constants in float32 (2.0); its logp would then carry float32
+        # rounding (log 2 to 1e-9). Rebuild the parameters in float64.
+        node = base.owner
+        inputs = [
+            _as_float_input(i) if getattr(i, "dtype", "") == "float32" else i for i in node.inputs
+        ]
+        base64 = node.clone_with_new_inputs(inputs, strict=False).outputs[node.outputs.index(base)]
+        return lambda x: pm.logp(base64, x, warn_rvs=False)
     if callable(base):
         return base
     raise TypeError(f"maxent: base must be a PyMC distribution or a callable, got {base!r}.")
@@ -239,7 +250,7 @@ def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float
 
 
 def _solve_on(grid_w, T, logq, target, lam0):
-    lam, status, iterations, residual = solve_dual_numpy(T, grid_w + logq, target, lam0)
+    lam, status, _iterations, _residual = solve_dual_numpy(T, grid_w + logq, target, lam0)
     return lam, status
 
 
@@ -287,7 +298,7 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
     loc, scale = _initial_location(problem, target)
     grid = domain.grid(sorted(breakpoints), loc, scale)
     T, logq, _ = evaluate(grid.nodes, *free)
-    lam = _initial_multipliers(domain, grid.nodes, T, logq, loc, scale)
+    lam = _initial_multipliers(domain, grid, T, logq, target, loc, scale)
     previous = None
     for _ in range(_REFINE_ROUNDS + 1):
         T, logq, _ = evaluate(grid.nodes, *free)
@@ -298,9 +309,11 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
         if not np.all(np.isfinite(lam)):
             break
         p = _weights(T, logw, lam)
-        solved = status <= 1 and (
-            isinstance(domain, Circle) or _edge_mass(grid, domain, p) <= _EDGE_MASS_TOL
-        )
+        interior = isinstance(domain, Circle) or _edge_mass(grid, domain, p) <= _EDGE_MASS_TOL
+        solved = status <= 1 and interior
+        if not interior:
+            # The mass sits at the far ends of the domain: not normalisable.
+            break
         if (
             solved
             and previous is not None
@@ -327,7 +340,7 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
     return grid, lam
 
 
-def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
+def _initial_multipliers(domain, grid, T, logq, target, loc, scale) -> np.ndarray:
     """Multipliers whose density best matches a broad reference density in least squares.
 
     Newton from zero fails on unbounded domains (the flat density puts its mass at the
@@ -335,10 +348,14 @@ def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
     (a normal of width ``scale`` on the line, an exponential on a half-line) when the
     statistics can express one avoids that.
     """
+    zero = np.zeros(len(T))
     if (np.isfinite(domain.lower) and np.isfinite(domain.upper)) or not len(T):
-        return np.zeros(len(T))
+        return zero
+    nodes = grid.nodes
     if np.isfinite(domain.lower):
-        log_ref = -(nodes - domain.lower) / scale
+        # Confined at both ends, so statistics such as 1/x get a sensible sign too.
+        dist = np.maximum(nodes - domain.lower, np.finfo(float).tiny)
+        log_ref = -dist / scale - scale / dist
         near = nodes - domain.lower <= 8 * scale
     else:
         log_ref = -0.5 * ((nodes - loc) / scale) ** 2
@@ -349,13 +366,22 @@ def _initial_multipliers(domain, nodes, T, logq, loc, scale) -> np.ndarray:
     coef, *_ = np.linalg.lstsq(
         design * weight[:, None], (log_ref[ok] - logq[ok]) * weight, rcond=None
     )
-    return coef[:-1]
+    fitted = coef[:-1]
+
+    # Keep the fit only if its dual value beats the flat start's (smaller is closer).
+    def dual(lam):
+        with np.errstate(all="ignore"):
+            s = lam @ np.where(np.isfinite(T), T, 0.0) + grid.log_weights + logq
+            value = logsumexp(s) - lam @ target
+        return value if np.isfinite(value) else np.inf
+
+    return fitted if dual(fitted) < dual(zero) else zero
 
 
 def _check_nested(problem, grid, T, logq, target, lam, strict):
     if not len(problem) or grid.exact:
         return
-    coarse, status = _solve_on(grid.coarse_log_weights, T, logq, target, lam)
+    _coarse, status = _solve_on(grid.coarse_log_weights, T, logq, target, lam)
     p = _weights(T, grid.log_weights + logq, lam)
     sd = np.sqrt(np.maximum(p @ (T - (T @ p)[:, None]).T ** 2, 0.0))
     pc = _weights(T, grid.coarse_log_weights + logq, lam)
@@ -391,9 +417,20 @@ def _in_hull(T: np.ndarray, logw: np.ndarray, target: np.ndarray) -> bool:
     """Whether the targets are a mixture of the statistics' values on the support (an LP)."""
     from scipy.optimize import linprog
 
-    live = np.isfinite(logw) & np.all(np.isfinite(T), axis=0)
-    A = np.vstack([T[:, live], np.ones(live.sum())])
-    result = linprog(np.zeros(live.sum()), A_eq=A, b_eq=np.append(target, 1.0), bounds=(0, None))
+    # Nodes within a wide but sane range of the targets (the far quadrature nodes at
+    # |x| ~ 1e30 carry no information about feasibility and wreck the LP's conditioning).
+    live = (
+        np.isfinite(logw)
+        & np.all(np.isfinite(T), axis=0)
+        & np.all(np.abs(T - target[:, None]) <= 1e8 * (1 + np.abs(target[:, None])), axis=0)
+    )
+    # Rows centred at the targets and scaled to unit size, so far quadrature nodes
+    # (|x| ~ 1e30) do not wreck the LP's conditioning.
+    centred = T[:, live] - target[:, None]
+    centred /= np.abs(centred).max(axis=1, keepdims=True)
+    A = np.vstack([centred, np.ones(live.sum())])
+    b = np.append(np.zeros(len(target)), 1.0)
+    result = linprog(np.zeros(live.sum()), A_eq=A, b_eq=b, bounds=(0, None))
     return result.status == 0
 
 
@@ -511,8 +548,8 @@ class MaxEntSolution:
         else:
             T, logw = pytensor.function([], [self._T, self._logw], mode=_EAGER)()
             target = np.asarray(problem.targets.eval()) if len(problem) else np.zeros(0)
-            lam = np.empty(target.shape)
-            for idx in np.ndindex(target.shape[:-1]):
+            lam = np.zeros(target.shape)
+            for idx in np.ndindex(target.shape[:-1]) if len(problem) else ():
                 lam[idx], status, _, _ = solve_dual_numpy(T, logw, target[idx], lam0)
                 if status > 1:
                     _fail(problem, target[idx], "the dual did not converge.")

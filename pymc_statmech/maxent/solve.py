@@ -330,7 +330,7 @@ class MaxEntDual(Op):
         out = pt.tensor(dtype="float64", shape=(T.type.shape[0],))
         return Apply(self, [T, logw, c, start], [out])
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [(shapes[0][0],)]
 
     def perform(self, node, inputs, outputs):
@@ -341,7 +341,7 @@ class MaxEntDual(Op):
         outputs[0][0] = lam
 
     def pullback(self, inputs, outputs, output_grads):
-        T, logw, c, start = inputs
+        T, logw, _c, start = inputs
         (lam,) = outputs
         (g_lam,) = output_grads
         p = pt.special.softmax(lam @ T + logw, axis=-1)
@@ -441,7 +441,7 @@ def _jax_maxent_dual(op, node=None, **kwargs):
             slack = 16 * jnp.finfo(jnp.float64).eps * (1 + jnp.abs(dual))
 
             def search_cond(s):
-                t, k, ok = s
+                _t, k, ok = s
                 return (~ok) & (k < 60)
 
             def search_body(s):

@@ -1,0 +1,376 @@
+"""Maximum entropy: exact references (mpmath, scipy, closed forms) for the solver and the Op."""
+
+import warnings
+
+import mpmath as mp
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy import special, stats
+
+import pymc_statmech as psm
+from pymc_statmech.maxent.solve import NonConvergenceWarning, solve_dual
+
+mp.mp.dps = 50
+DIE = psm.Discrete(range(1, 7))
+
+
+def _dice_reference(m):
+    """Brandeis dice by 50-digit root finding: sum k e^{lk} / sum e^{lk} = m."""
+
+    def mean_gap(lam):
+        w = [mp.e ** (lam * k) for k in range(1, 7)]
+        return sum(k * wk for k, wk in zip(range(1, 7), w, strict=True)) / sum(w) - m
+
+    lam = mp.findroot(mean_gap, 0.3)
+    w = [mp.e ** (lam * k) for k in range(1, 7)]
+    p = [wk / sum(w) for wk in w]
+    return float(lam), np.array([float(v) for v in p]), float(-sum(v * mp.log(v) for v in p))
+
+
+@pytest.mark.parametrize("m", [4.5, 1.2, 3.5, 5.999])
+def test_brandeis_dice_against_mpmath(m):
+    lam, p, entropy = _dice_reference(mp.mpf(m))
+    sol = psm.maxent_solve(DIE, [psm.mean(m)])
+    assert sol.multipliers[0] == pytest.approx(lam, rel=1e-12, abs=1e-13)
+    probs = np.exp(sol.logpdf(np.arange(1.0, 7.0)))
+    # p_k's relative error is |k - mean| times lambda's absolute error (~1e-12 at 5.999).
+    np.testing.assert_allclose(probs, p, rtol=1e-10)
+    assert float(sol.entropy) == pytest.approx(entropy, rel=1e-11)
+    assert np.abs(sol.residuals).max() < 1e-12
+
+
+def test_continuous_problem_against_mpmath_quadrature():
+    # No closed form: 70% of the mass in [-1, 2] and E[x^2] = 2 on the real line.
+    sol = psm.maxent_solve(psm.RealLine(), [psm.interval_mass(-1, 2, 0.7), psm.moment(2, 2.0)])
+    l1, l2 = (mp.mpf(float(v)) for v in sol.multipliers)
+
+    def integral(f):
+        dens = lambda x: mp.e ** (l1 * (1 if -1 <= x <= 2 else 0) + l2 * x**2)  # noqa: E731
+        return mp.quad(lambda x: f(x) * dens(x), [-mp.inf, -1, 2, mp.inf])
+
+    Z = integral(lambda x: 1)
+    assert float(sol.log_partition) == pytest.approx(float(mp.log(Z)), rel=1e-12)
+    assert float(integral(lambda x: 1 if -1 <= x <= 2 else 0) / Z) == pytest.approx(0.7, abs=1e-12)
+    assert float(integral(lambda x: x**2) / Z) == pytest.approx(2.0, rel=1e-12)
+
+
+def test_beta_endpoint_singularity_against_mpmath():
+    # Beta(0.4, 3): the density is singular at 0; the DE rule integrates it exactly.
+    a, b = 0.4, 3.0
+    c = [special.digamma(a) - special.digamma(a + b), special.digamma(b) - special.digamma(a + b)]
+    sol = psm.maxent_solve(
+        psm.Interval(0, 1), [psm.expect(pt.log, c[0]), psm.expect(lambda x: pt.log1p(-x), c[1])]
+    )
+    np.testing.assert_allclose(sol.multipliers, [a - 1, b - 1], rtol=1e-10)
+    assert float(sol.entropy) == pytest.approx(stats.beta(a, b).entropy(), rel=1e-10)
+
+
+# (domain, constraints, base, expected closed form, scipy reference of the solution)
+CLOSED = [
+    (psm.HalfLine(), [psm.mean(2.0)], None, "Exponential", stats.expon(scale=2.0)),
+    (psm.HalfLine(), [psm.moment(2, 4.0)], None, "HalfNormal", stats.halfnorm(scale=2.0)),
+    (
+        psm.HalfLine(),
+        [psm.mean(6.0), psm.expect(pt.log, special.digamma(3.0) + np.log(2.0))],
+        None,
+        "Gamma",
+        stats.gamma(3.0, scale=2.0),
+    ),
+    (
+        psm.HalfLine(),
+        [psm.expect(pt.log, 0.5), psm.expect(lambda x: pt.log(x) ** 2, 0.5**2 + 0.3**2)],
+        None,
+        "LogNormal",
+        stats.lognorm(0.3, scale=np.exp(0.5)),
+    ),
+    (
+        psm.HalfLine(1.5),
+        [psm.expect(pt.log, np.log(1.5) + 1 / 3.0)],
+        None,
+        "Pareto",
+        stats.pareto(3.0, scale=1.5),
+    ),
+    (psm.RealLine(), [psm.mean(1.0), psm.moment(2, 5.0)], None, "Normal", stats.norm(1, 2)),
+    # The span, not the form: a variance about 1 with the mean gives the same normal.
+    (
+        psm.RealLine(),
+        [psm.mean(1.0), psm.moment(2, 4.0, about=1.0)],
+        None,
+        "Normal",
+        stats.norm(1, 2),
+    ),
+    (
+        psm.RealLine(),
+        [psm.expect(pt.abs, 1.5, breakpoints=[0])],
+        None,
+        "Laplace",
+        stats.laplace(scale=1.5),
+    ),
+    (
+        psm.Interval(0, 1),
+        [
+            psm.expect(pt.log, special.digamma(2.0) - special.digamma(5.0)),
+            psm.expect(lambda x: pt.log1p(-x), special.digamma(3.0) - special.digamma(5.0)),
+        ],
+        None,
+        "Beta",
+        stats.beta(2.0, 3.0),
+    ),
+    (
+        psm.Interval(0, 1),
+        [psm.expect(pt.log, -1 / 2.5)],
+        None,
+        "Beta(alpha, 1)",
+        stats.beta(2.5, 1),
+    ),
+    (
+        psm.Interval(0, 1),
+        [psm.expect(lambda x: pt.log1p(-x), -1 / 2.5)],
+        None,
+        "Beta(1, beta)",
+        stats.beta(1, 2.5),
+    ),
+    (psm.Interval(-1, 3), [], None, "Uniform", stats.uniform(-1, 4)),
+    (
+        psm.Circle(),
+        [
+            psm.expect(pt.cos, special.i1(4.0) / special.i0(4.0) * np.cos(0.5)),
+            psm.expect(pt.sin, special.i1(4.0) / special.i0(4.0) * np.sin(0.5)),
+        ],
+        None,
+        "VonMises",
+        stats.vonmises(4.0, loc=0.5),
+    ),
+    (psm.Circle(), [], None, "Uniform on the circle", stats.uniform(-np.pi, 2 * np.pi)),
+    (psm.Discrete(range(1, 7)), [], None, "DiscreteUniform", stats.randint(1, 7)),
+    (psm.Discrete([0, 1]), [psm.mean(0.3)], None, "Bernoulli", stats.bernoulli(0.3)),
+    (
+        psm.Integers(0, 10),
+        [psm.mean(3.0)],
+        lambda k: pt.gammaln(11.0) - pt.gammaln(k + 1) - pt.gammaln(11 - k),
+        "Binomial",
+        stats.binom(10, 0.3),
+    ),
+    (psm.Integers(0), [psm.mean(3.0)], lambda k: -pt.gammaln(k + 1), "Poisson", stats.poisson(3)),
+    (psm.Integers(1), [psm.mean(4.0)], None, "Geometric", stats.geom(0.25)),
+    (psm.Integers(0), [psm.mean(3.0)], None, "Geometric on 0, 1, ...", stats.geom(0.25, loc=-1)),
+]
+
+
+@pytest.mark.parametrize(
+    "domain, constraints, base, name, reference", CLOSED, ids=[c[3] for c in CLOSED]
+)
+def test_closed_forms_match_the_numeric_solver(domain, constraints, base, name, reference):
+    sol = psm.maxent_solve(domain, constraints, base)
+    assert sol.closed_form is not None and sol.closed_form.name == name
+    closed = sol.distribution()
+    if domain.discrete:
+        x = np.arange(max(domain.lower, 0), min(domain.upper, 12) + 1)
+        ref = reference.logpmf(x)
+    else:
+        x = np.asarray(reference.ppf([0.05, 0.3, 0.5, 0.8, 0.97]))
+        ref = reference.logpdf(x)
+    closed_lp = pm.logp(closed, x).eval()
+    np.testing.assert_allclose(closed_lp, ref, rtol=1e-10, atol=1e-10)
+    generic_lp = pm.logp(psm.MaxEnt.dist(solution=sol, closed_form=False), x).eval()
+    np.testing.assert_allclose(generic_lp, closed_lp, rtol=1e-10, atol=1e-10)
+    assert float(sol.entropy) == pytest.approx(float(reference.entropy()), rel=1e-9, abs=1e-10)
+
+
+def test_inverse_gamma_is_recognised():
+    from pymc_statmech.maxent.known import recognise
+    from pymc_statmech.maxent.problem import MaxEntProblem
+
+    constraints = [
+        psm.expect(pt.log, np.log(0.5) - special.digamma(4.0)),
+        psm.expect(lambda x: 1 / x, 8.0),
+    ]
+    match = recognise(MaxEntProblem(psm.HalfLine(), constraints))
+    assert match.name == "InverseGamma"
+    dist = match.distribution(np.array([c.target for c in constraints]), psm.HalfLine())
+    x = np.array([0.05, 0.1, 0.3])
+    np.testing.assert_allclose(
+        pm.logp(dist, x).eval(), stats.invgamma(4.0, scale=0.5).logpdf(x), rtol=1e-10
+    )
+
+
+def test_at_least_fifteen_closed_forms():
+    assert len(psm.KNOWN_FORMS) >= 15
+
+
+def test_base_measure_gives_the_i_projection():
+    # The I-projection of N(0, 2^2) onto {E[x] = 1} is N(1, 2^2); KL = 1 / (2 * 4).
+    sol = psm.maxent_solve(psm.RealLine(), [psm.mean(1.0)], base=pm.Normal.dist(0.0, 2.0))
+    x = np.array([-2.0, 0.3, 1.0, 4.0])
+    np.testing.assert_allclose(sol.logpdf(x), stats.norm(1, 2).logpdf(x), rtol=1e-11)
+    assert float(sol.relative_entropy) == pytest.approx(1 / 8, rel=1e-10)
+
+
+def test_infeasible_and_non_normalisable_raise():
+    with pytest.raises(psm.InfeasibleConstraintsError, match=r"E\[x\] = 7.*\(1, 6\)"):
+        psm.maxent_solve(DIE, [psm.mean(7.0)])
+    with pytest.raises(psm.InfeasibleConstraintsError, match="escapes to infinity"):
+        psm.maxent_solve(psm.RealLine(), [psm.mean(1.0)])
+    with pytest.raises(psm.InfeasibleConstraintsError, match="jointly infeasible"):
+        psm.maxent_solve(psm.RealLine(), [psm.mean(1.0), psm.moment(2, 0.5)])
+    with pytest.raises(psm.InfeasibleConstraintsError, match="strictly between 0 and 1"):
+        psm.interval_mass(0, 1, 1.2)
+
+
+def test_bad_arguments_have_clear_errors():
+    with pytest.raises(TypeError, match=r"psm\.Discrete"):
+        psm.maxent_solve((0, 1), [psm.mean(0.5)])
+    with pytest.raises(TypeError, match=r"psm\.mean"):
+        psm.maxent_solve(DIE, [4.5])
+    with pytest.raises(ValueError, match="finite lower < upper"):
+        psm.Interval(0, np.inf)
+
+
+def test_batched_targets_solve_one_problem_each():
+    targets = np.array([2.0, 3.5, 4.5])
+    sol = psm.maxent_solve(DIE, [psm.mean(targets)])
+    for m, lam in zip(targets, sol.multipliers, strict=True):
+        assert lam[0] == pytest.approx(_dice_reference(mp.mpf(m))[0], rel=1e-11, abs=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "FAST_RUN", "JAX"])
+def test_op_value_and_implicit_gradient_on_every_backend(mode):
+    if mode == "JAX":
+        pytest.importorskip("jax")
+    mode = pytensor.compile.mode.get_mode(mode)
+    if mode.linker.__class__.__name__ == "CVM_Linker":  # FAST_RUN is the C linker here
+        pass
+    c = pt.dvector("c")
+    x = np.arange(1.0, 7.0)
+    lam = solve_dual(x[None, :], np.zeros(6), c)
+    logp6 = lam[0] * 6 - pt.logsumexp(lam[0] * x)
+    f = pytensor.function([c], [lam, pytensor.grad(logp6, c)], mode=mode)
+    value, grad = f([4.5])
+    ref = _dice_reference(mp.mpf(4.5))[0]
+    assert value[0] == pytest.approx(ref, rel=1e-12)
+    # d log p(6) / dc = (6 - c) dlambda/dc = (6 - c) / Var(x) at the solution.
+    p = np.exp(ref * x) / np.exp(ref * x).sum()
+    var = p @ x**2 - (p @ x) ** 2
+    assert grad[0] == pytest.approx((6 - 4.5) / var, rel=1e-10)
+
+
+def _fd(fn, c, h=1e-5):
+    c = np.asarray(c, dtype=float)
+    out = []
+    for k in range(c.size):
+        e = np.zeros_like(c)
+        e[k] = h
+        out.append((fn(c + e) - fn(c - e)) / (2 * h))
+    return np.array(out)
+
+
+def test_implicit_gradients_against_finite_differences():
+    # Continuous, no closed form: gradient of log p(x0) w.r.t. both targets, and w.r.t. a
+    # statistic parameter (the centre of the interval-mass window) and a base parameter.
+    c = pt.dvector("c")
+    shift = pt.dscalar("shift")
+    scale = pt.dscalar("scale")
+    problem = psm.maxent_solve(
+        psm.RealLine(),
+        [psm.interval_mass(-1, 2, 0.7), psm.moment(2, 2.0)],
+    )
+    T = problem._T
+    nodes = pt.as_tensor_variable(problem.grid.nodes)
+    logw = pt.as_tensor_variable(problem.grid.log_weights)
+    # A base density exp(-(x - shift)^2 / (2 scale^2)) and a statistic x^2 + shift * x.
+    logq = -((nodes - shift) ** 2) / (2 * scale**2)
+    T2 = pt.stack([T[0], T[1] + shift * nodes])
+    lam = solve_dual(T2, logw + logq, c, problem.start)
+    x0 = 0.4
+    logp = (
+        lam[0] * 1.0
+        + lam[1] * (x0**2 + shift * x0)
+        - ((x0 - shift) ** 2) / (2 * scale**2)
+        - pt.logsumexp(lam @ T2 + logw + logq)
+    )
+    inputs = [c, shift, scale]
+    f = pytensor.function(inputs, logp)
+    g = pytensor.function(inputs, pytensor.grad(logp, inputs))
+    point = [np.array([0.7, 2.2]), 0.3, 1.7]
+    grads = g(*point)
+    np.testing.assert_allclose(grads[0], _fd(lambda v: f(v, 0.3, 1.7), point[0]), rtol=1e-7)
+    fd_shift = _fd(lambda v: f(point[0], v[0], 1.7), [0.3])[0]
+    fd_scale = _fd(lambda v: f(point[0], 0.3, v[0]), [1.7])[0]
+    assert grads[1] == pytest.approx(fd_shift, rel=1e-7)
+    assert grads[2] == pytest.approx(fd_scale, rel=1e-7)
+
+
+def test_failed_solve_gives_minus_inf_with_a_warning():
+    c = pt.dvector("c")
+    x = np.arange(1.0, 7.0)
+    lam = solve_dual(x[None, :], np.zeros(6), c)
+    logp6 = pt.switch(pt.all(pt.isfinite(lam)), lam[0] * 6 - pt.logsumexp(lam[0] * x), -np.inf)
+    f = pytensor.function([c], logp6)
+    with pytest.warns(NonConvergenceWarning):
+        assert f([7.5]) == -np.inf
+    # A valid point afterwards is solved again (the failure did not poison the warm start).
+    assert np.isfinite(f([4.5]))
+
+
+def test_exact_draws_on_a_finite_support():
+    d = psm.MaxEnt.dist(DIE, [psm.mean(4.5)])
+    draws = pm.draw(d, 20000, random_seed=1)
+    assert draws.dtype.kind == "i"
+    _, p, _ = _dice_reference(mp.mpf(4.5))
+    counts = np.bincount(draws, minlength=7)[1:]
+    assert stats.chisquare(counts, 20000 * p).pvalue > 1e-3
+
+
+def test_continuous_draws_follow_the_solution():
+    sol = psm.maxent_solve(
+        psm.HalfLine(), [psm.mean(6.0), psm.expect(pt.log, special.digamma(3.0) + np.log(2.0))]
+    )
+    generic = psm.MaxEnt.dist(solution=sol, closed_form=False)
+    draws = pm.draw(generic, 20000, random_seed=2)
+    assert stats.kstest(draws, stats.gamma(3.0, scale=2.0).cdf).pvalue > 1e-3
+
+
+def test_countable_support_truncation_is_proven():
+    sol = psm.maxent_solve(psm.Integers(0), [psm.mean(40.0)], base=lambda k: -pt.gammaln(k + 1))
+    k = np.arange(0, 120)
+    np.testing.assert_allclose(sol.logpdf(k), stats.poisson(40).logpmf(k), rtol=1e-10)
+    assert sol.grid.nodes.size > 100
+
+
+def test_random_target_in_a_model_has_the_right_logp():
+    with pm.Model() as model:
+        mu = pm.Uniform("mu", 1.5, 5.5)
+        psm.MaxEnt("die", DIE, [psm.mean(mu)], observed=[6, 5, 6])
+    logp = model.compile_logp(sum=False)
+    value = logp({"mu_interval__": np.log((4.5 - 1.5) / (5.5 - 4.5))})
+    _, p, _ = _dice_reference(mp.mpf(4.5))
+    np.testing.assert_allclose(value[1], np.log(p[[5, 4, 5]]), rtol=1e-11)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_nuts_with_a_random_constraint_target(seed):
+    rolls = np.random.default_rng(seed).choice(
+        np.arange(1, 7), size=60, p=_dice_reference(mp.mpf(4.2))[1]
+    )
+    with pm.Model():
+        mu = pm.Uniform("mu", 1.5, 5.5)
+        psm.MaxEnt("die", DIE, [psm.mean(mu)], observed=rolls)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idata = pm.sample(
+                500,
+                tune=500,
+                chains=2,
+                random_seed=seed,
+                progressbar=False,
+                compute_convergence_checks=False,
+            )
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    post = idata.posterior["mu"].values.ravel()
+    # The likelihood is an exponential family in lambda: the posterior mean of mu is near the
+    # sample mean (flat prior), within a few posterior standard deviations.
+    assert abs(post.mean() - rolls.mean()) < 4 * post.std() + 0.05
