@@ -236,13 +236,11 @@ def test_batched_targets_solve_one_problem_each():
         assert lam[0] == pytest.approx(_dice_reference(mp.mpf(m))[0], rel=1e-11, abs=1e-13)
 
 
-@pytest.mark.parametrize("mode", ["NUMBA", "FAST_RUN", "JAX"])
-def test_op_value_and_implicit_gradient_on_every_backend(mode):
-    if mode == "JAX":
+@pytest.mark.parametrize("linker", ["numba", "cvm", "jax"])
+def test_op_value_and_implicit_gradient_on_every_backend(linker):
+    if linker == "jax":
         pytest.importorskip("jax")
-    mode = pytensor.compile.mode.get_mode(mode)
-    if mode.linker.__class__.__name__ == "CVM_Linker":  # FAST_RUN is the C linker here
-        pass
+    mode = pytensor.compile.mode.Mode(linker=linker, optimizer="fast_run")
     c = pt.dvector("c")
     x = np.arange(1.0, 7.0)
     lam = solve_dual(x[None, :], np.zeros(6), c)
@@ -374,3 +372,23 @@ def test_nuts_with_a_random_constraint_target(seed):
     # The likelihood is an exponential family in lambda: the posterior mean of mu is near the
     # sample mean (flat prior), within a few posterior standard deviations.
     assert abs(post.mean() - rolls.mean()) < 4 * post.std() + 0.05
+
+
+@pytest.mark.parametrize("linker", ["numba", "cvm", "jax"])
+def test_model_logp_and_gradient_compile_on_every_backend(linker):
+    if linker == "jax":
+        pytest.importorskip("jax")
+    with pm.Model() as model:
+        log_m2 = pm.Normal("log_m2", np.log(2.0), 0.1)
+        psm.MaxEnt(
+            "x", psm.RealLine(), [psm.interval_mass(-1, 2, 0.7), psm.moment(2, pt.exp(log_m2))]
+        )
+    mode = pytensor.compile.mode.Mode(linker=linker, optimizer="fast_run")
+    logp = model.compile_logp(sum=False, mode=mode)
+    dlogp = model.compile_dlogp(mode=mode)
+    point = {"log_m2": np.log(2.2), "x": 0.4}
+    # Against the NumPy solve at the same target.
+    sol = psm.maxent_solve(psm.RealLine(), [psm.interval_mass(-1, 2, 0.7), psm.moment(2, 2.2)])
+    assert float(logp(point)[1]) == pytest.approx(float(sol.logpdf(0.4)), rel=1e-10)
+    fd = _fd(lambda v: sum(logp({"log_m2": v[0], "x": 0.4})), [np.log(2.2)])[0]
+    assert dlogp(point)[0] == pytest.approx(fd, rel=1e-6)

@@ -1,5 +1,11 @@
 """Maximum-entropy and minimum-relative-entropy priors, and concentration on the same dual."""
 
+from pymc_statmech.maxent.concentration import (
+    domain_of,
+    gibbs_conditional,
+    rate_function,
+    tail_probability,
+)
 from pymc_statmech.maxent.constraints import (
     Constraint,
     InfeasibleConstraintsError,
@@ -28,10 +34,14 @@ __all__ = [
     "MaxEntSolution",
     "NonConvergenceWarning",
     "RealLine",
+    "domain_of",
     "expect",
+    "gibbs_conditional",
     "interval_mass",
     "maxent_solve",
     "mean",
     "moment",
     "quantile",
+    "rate_function",
+    "tail_probability",
 ]

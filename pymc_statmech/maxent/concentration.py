@@ -79,8 +79,6 @@ from pymc.distributions.transforms import (
     _default_transform,
 )
 from pytensor.graph.basic import Variable
-from pytensor.graph.replace import clone_replace
-from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.basic import (
     BernoulliRV,
     BetaBinomialRV,
@@ -89,7 +87,6 @@ from pytensor.tensor.random.basic import (
     HyperGeometricRV,
 )
 from pytensor.tensor.random.op import RandomVariable
-from pytensor.tensor.variable import TensorConstant
 from scipy.special import logsumexp
 
 from pymc_statmech.expfam.family import _EAGER
@@ -108,7 +105,7 @@ from pymc_statmech.maxent.domains import (
     Interval,
     RealLine,
 )
-from pymc_statmech.maxent.problem import maxent_solve
+from pymc_statmech.maxent.problem import maxent_solve, widen_constants
 
 __all__ = ["domain_of", "gibbs_conditional", "rate_function", "tail_probability"]
 
@@ -162,35 +159,6 @@ def _log_q(rv, values: np.ndarray) -> np.ndarray:
     x = pt.dvector("x")
     fn = pytensor.function([x], pm.logp(rv, x, warn_rvs=False), mode=_EAGER)
     return np.asarray(fn(np.asarray(values, dtype="float64")), dtype="float64")
-
-
-def _float64_parameters(rv):
-    """Cast narrow constants (PyMC's storage of e.g. 3.0 or 7) in the parameters to 64 bits.
-
-    PyMC stores a number in the narrowest exact dtype (float32 for 3.0, int8 for 7), and its
-    log-density then rounds in float32 (``log(3.0)``, ``-log(upper - lower + 1)``). First every
-    such constant of the graph is widened; if an op insists on the narrow type (e.g. the weights
-    vector of a mixture), only the constants fed directly to random variables; else the
-    original is kept.
-    """
-    narrow = {"float16": "float64", "float32": "float64", "int8": "int64", "int16": "int64",
-              "uint8": "int64", "uint16": "int64"}  # fmt: skip
-    constants = [v for v in ancestors([rv]) if isinstance(v, TensorConstant) and v.dtype in narrow]
-    direct = {
-        c
-        for v in ancestors([rv])
-        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
-        for c in v.owner.inputs
-    }
-    for chosen in (constants, [c for c in constants if c in direct]):
-        if not chosen:
-            continue
-        replace = {c: pt.constant(np.asarray(c.data, dtype=narrow[c.dtype])) for c in chosen}
-        try:
-            return clone_replace(rv, replace=replace, rebuild_strict=False)
-        except (TypeError, ValueError):
-            continue
-    return rv
 
 
 def _finite_support(rv) -> np.ndarray:
@@ -294,7 +262,7 @@ def _law(base: Any) -> _Law:
             f"base: a scalar distribution is required, got one with {base.type.ndim} "
             "dimension(s) (a batch of laws is not supported; call once per law)."
         )
-    rv = _float64_parameters(base)
+    rv = widen_constants(base)
     if not rv.type.dtype.startswith("int"):
         return _Law(_continuous_domain(rv), _log_density(rv), rv)
     if isinstance(rv.owner.op, _FINITE_OPS):

@@ -25,12 +25,13 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.distribution import SymbolicRandomVariable
 from pytensor.graph.basic import Constant, Variable
-from pytensor.graph.replace import graph_replace
+from pytensor.graph.replace import clone_replace, graph_replace
+from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.sharedvar import TensorSharedVariable
+from pytensor.tensor.variable import TensorConstant
 from scipy.special import logsumexp
 
-from pymc_statmech.expfam.api import _as_float_input
 from pymc_statmech.expfam.family import _EAGER, Family
 from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
@@ -201,6 +202,35 @@ class _AdaptedGrid(Grid):
     breakpoints: tuple[float, ...] = field(default=())
 
 
+def widen_constants(rv):
+    """Cast narrow constants (PyMC's storage of e.g. 3.0 or 7) in the parameters to 64 bits.
+
+    PyMC stores a number in the narrowest exact dtype (float32 for 3.0, int8 for 7), and its
+    log-density then rounds in float32 (``log(3.0)``, ``-log(upper - lower + 1)``). First every
+    such constant of the graph is widened; if an op insists on the narrow type (e.g. the weights
+    vector of a mixture), only the constants fed directly to random variables; else the
+    original is kept.
+    """
+    narrow = {"float16": "float64", "float32": "float64", "int8": "int64", "int16": "int64",
+              "uint8": "int64", "uint16": "int64"}  # fmt: skip
+    constants = [v for v in ancestors([rv]) if isinstance(v, TensorConstant) and v.dtype in narrow]
+    direct = {
+        c
+        for v in ancestors([rv])
+        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
+        for c in v.owner.inputs
+    }
+    for chosen in (constants, [c for c in constants if c in direct]):
+        if not chosen:
+            continue
+        replace = {c: pt.constant(np.asarray(c.data, dtype=narrow[c.dtype])) for c in chosen}
+        try:
+            return clone_replace(rv, replace=replace, rebuild_strict=False)
+        except (TypeError, ValueError):
+            continue
+    return rv
+
+
 def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
     if base is None:
         return lambda x: pt.zeros_like(x)
@@ -219,13 +249,7 @@ def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
                 f"maxent: the base measure is {kind} but the domain {domain!r} is not; use "
                 "psm.Integers/psm.Discrete with a discrete base, an interval or line otherwise."
             )
-        # PyMC stores exact constants in float32 (2.0); its logp would then carry float32
-        # rounding (log 2 to 1e-9). Rebuild the parameters in float64.
-        node = base.owner
-        inputs = [
-            _as_float_input(i) if getattr(i, "dtype", "") == "float32" else i for i in node.inputs
-        ]
-        base64 = node.clone_with_new_inputs(inputs, strict=False).outputs[node.outputs.index(base)]
+        base64 = widen_constants(base)
         return lambda x: pm.logp(base64, x, warn_rvs=False)
     if callable(base):
         return base
@@ -341,52 +365,42 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
 
 
 def _initial_multipliers(domain, grid, T, logq, target, loc, scale) -> np.ndarray:
-    """Multipliers whose density best matches a broad reference density in least squares.
+    """A starting point for Newton on an unbounded domain, by continuation in the range.
 
-    Newton from zero fails on unbounded domains (the flat density puts its mass at the
-    farthest nodes); starting from a density that already confines the mass near ``loc``
-    (a normal of width ``scale`` on the line, an exponential on a half-line) when the
-    statistics can express one avoids that.
+    From zero, Newton fails there: the flat density puts its mass on the farthest nodes,
+    where the statistics are huge. The problem is first solved on the nodes within a factor
+    ``R = 10`` of ``scale`` (about ``loc`` on the line, from the end of a half-line), where
+    flat is a fine start, and ``R`` then grows to the whole grid, each solve starting from
+    the previous one (an infeasible truncation still gives a useful last iterate).
     """
-    zero = np.zeros(len(T))
+    lam = np.zeros(len(T))
     if (np.isfinite(domain.lower) and np.isfinite(domain.upper)) or not len(T):
-        return zero
+        return lam
     nodes = grid.nodes
     if np.isfinite(domain.lower):
-        # Confined at both ends, so statistics such as 1/x get a sensible sign too.
-        dist = np.maximum(nodes - domain.lower, np.finfo(float).tiny)
-        log_ref = -dist / scale - scale / dist
-        near = nodes - domain.lower <= 8 * scale
+        with np.errstate(divide="ignore"):
+            spread = np.abs(np.log(np.maximum(nodes - domain.lower, 0.0) / scale))
     else:
-        log_ref = -0.5 * ((nodes - loc) / scale) ** 2
-        near = np.abs(nodes - loc) <= 8 * scale
-    ok = near & np.all(np.isfinite(T), axis=0) & np.isfinite(logq)
-    design = np.column_stack([T[:, ok].T, np.ones(ok.sum())])
-    weight = np.sqrt(np.exp(log_ref[ok] - log_ref[ok].max()) + 1e-3)
-    coef, *_ = np.linalg.lstsq(
-        design * weight[:, None], (log_ref[ok] - logq[ok]) * weight, rcond=None
-    )
-    fitted = coef[:-1]
-
-    # Keep the fit only if its dual value beats the flat start's (smaller is closer).
-    def dual(lam):
-        with np.errstate(all="ignore"):
-            s = lam @ np.where(np.isfinite(T), T, 0.0) + grid.log_weights + logq
-            value = logsumexp(s) - lam @ target
-        return value if np.isfinite(value) else np.inf
-
-    return fitted if dual(fitted) < dual(zero) else zero
+        spread = np.log1p(np.abs(nodes - loc) / scale)
+    for log_range in (np.log(10.0), np.log(1e3), np.log(1e6), np.log(1e12), np.inf):
+        logw = np.where(spread <= log_range, grid.log_weights, -np.inf)
+        trial, _ = _solve_on(logw, T, logq, target, lam)
+        if np.all(np.isfinite(trial)):
+            lam = trial
+    return lam
 
 
 def _check_nested(problem, grid, T, logq, target, lam, strict):
     if not len(problem) or grid.exact:
         return
-    _coarse, status = _solve_on(grid.coarse_log_weights, T, logq, target, lam)
     p = _weights(T, grid.log_weights + logq, lam)
-    sd = np.sqrt(np.maximum(p @ (T - (T @ p)[:, None]).T ** 2, 0.0))
     pc = _weights(T, grid.coarse_log_weights + logq, lam)
-    gap = np.abs(T @ pc - T @ p) / np.where(sd > 0, sd, 1.0)
-    if strict and (status > 1 or np.any(gap > _NESTED_TOL)):
+    # Nodes without mass are left out: their statistics may overflow when squared.
+    live = (p > 0) | (pc > 0)
+    Tl, p, pc = T[:, live], p[live], pc[live]
+    sd = np.sqrt(p @ ((Tl - (Tl @ p)[:, None]) ** 2).T)
+    gap = np.abs(Tl @ pc - Tl @ p) / np.where(sd > 0, sd, 1.0)
+    if strict and not np.all(gap <= _NESTED_TOL):
         _fail(
             problem,
             target,
