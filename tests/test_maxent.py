@@ -81,6 +81,13 @@ CLOSED = [
     ),
     (
         psm.HalfLine(),
+        [psm.expect(pt.log, np.log(0.5) - special.digamma(4.0)), psm.expect(lambda x: 1 / x, 8.0)],
+        None,
+        "InverseGamma",
+        stats.invgamma(4.0, scale=0.5),
+    ),
+    (
+        psm.HalfLine(),
         [psm.expect(pt.log, 0.5), psm.expect(lambda x: pt.log(x) ** 2, 0.5**2 + 0.3**2)],
         None,
         "LogNormal",
@@ -329,6 +336,13 @@ def test_continuous_draws_follow_the_solution():
     generic = psm.MaxEnt.dist(solution=sol, closed_form=False)
     draws = pm.draw(generic, 20000, random_seed=2)
     assert stats.kstest(draws, stats.gamma(3.0, scale=2.0).cdf).pvalue > 1e-3
+
+
+def test_batched_count_targets_share_one_proven_truncation():
+    # The cutoff must hold the largest member, not the median one.
+    means = np.array([1.0, 2.0, 3.0, 200.0])
+    sol = psm.maxent_solve(psm.Integers(0), [psm.mean(means)], base=lambda k: -pt.gammaln(k + 1))
+    np.testing.assert_allclose(sol.multipliers[:, 0], np.log(means), rtol=1e-12, atol=1e-14)
 
 
 def test_countable_support_truncation_is_proven():

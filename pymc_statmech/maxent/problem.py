@@ -174,6 +174,16 @@ class MaxEntProblem:
             for target in np.reshape(c, (-1, len(self))):
                 cases.append((free, target))
         order = _representatives(np.array([t for _, t in cases]))
+        # A truncated integer support must hold every member of a batch, not only the median.
+        self.cutoff_floor = max(
+            (
+                int(self.domain.lower + 64 * (abs(value) + 1))
+                for _, t in cases
+                for c, value in zip(self, t, strict=True)
+                if c.name.startswith("E[x") and isinstance(self.domain, Integers)
+            ),
+            default=0,
+        )
         breakpoints = set(self.breakpoints)
         # Random targets: the measure resolves the solutions of a few spread prior draws too.
         for index in order[1:]:
@@ -467,7 +477,7 @@ def _non_normalisable_reason(problem, grid, T, logw, target) -> str:
 
 def _integer_grid(problem, evaluate, free, target, strict):
     domain = problem.domain
-    cutoff = domain.cutoff or int(domain.lower) + 64
+    cutoff = max(domain.cutoff or int(domain.lower) + 64, problem.cutoff_floor)
     for c, value in zip(problem, target, strict=True):
         if c.name.startswith("E[x"):
             cutoff = max(cutoff, int(domain.lower + 64 * (abs(value) + 1)))
@@ -560,13 +570,24 @@ class MaxEntSolution:
             )
             self._targets = targets
         else:
-            T, logw = pytensor.function([], [self._T, self._logw], mode=_EAGER)()
+            T, logq = pytensor.function([], [self._T, self._logq], mode=_EAGER)()
+            logw = grid.log_weights + logq
             target = np.asarray(problem.targets.eval()) if len(problem) else np.zeros(0)
             lam = np.zeros(target.shape)
             for idx in np.ndindex(target.shape[:-1]) if len(problem) else ():
                 lam[idx], status, _, _ = solve_dual_numpy(T, logw, target[idx], lam0)
                 if status > 1:
                     _fail(problem, target[idx], "the dual did not converge.")
+                # A batch shares the measure of its median member: check it serves each one.
+                p = _weights(T, logw, lam[idx])
+                if _edge_mass(grid, problem.domain, p) > _EDGE_MASS_TOL and not isinstance(
+                    problem.domain, Circle
+                ):
+                    _fail(problem, target[idx], "the measure misses this member's mass.")
+                if isinstance(problem.domain, Integers) and not grid.exact:
+                    if _tail_bound(T, logw, lam[idx]) > _TAIL_TOL:
+                        _fail(problem, target[idx], "the truncation is too short for it.")
+                _check_nested(problem, grid, T, logq, target[idx], lam[idx], strict=True)
             self.multipliers = lam
             self._targets = target
 
