@@ -406,3 +406,27 @@ def test_model_logp_and_gradient_compile_on_every_backend(linker):
     assert float(logp(point)[1]) == pytest.approx(float(sol.logpdf(0.4)), rel=1e-10)
     fd = _fd(lambda v: sum(logp({"log_m2": v[0], "x": 0.4})), [np.log(2.2)])[0]
     assert dlogp(point)[0] == pytest.approx(fd, rel=1e-6)
+
+
+def test_default_transforms_and_support_points_match_the_domain():
+    from pymc.distributions.distribution import support_point
+
+    cases = [
+        (psm.HalfLine(1.0), [psm.mean(3.0), psm.moment(2, 12.0)], "interval"),
+        (psm.Interval(0, 2), [psm.mean(0.7)], "interval"),
+        (psm.Circle(), [psm.interval_mass(0.0, 1.0, 0.5)], "circular"),
+        (psm.RealLine(), [psm.interval_mass(-1, 2, 0.7), psm.moment(2, 2.0)], None),
+    ]
+    for domain, constraints, transform in cases:
+        with pm.Model() as model:
+            x = psm.MaxEnt("x", domain, constraints)
+        got = model.rvs_to_transforms[x]
+        assert (got is None) if transform is None else transform in type(got).__name__.lower()
+        assert np.isfinite(model.compile_logp()(model.initial_point()))
+        # The support point is the solution's median node.
+        sol = psm.maxent_solve(domain, constraints)
+        assert sol.closed_form is None
+        nodes = np.sort(sol.grid.nodes)
+        mass = np.exp(sol.logpdf(nodes) + sol.grid.log_weights[np.argsort(sol.grid.nodes)])
+        median = nodes[np.argmax(np.cumsum(mass) / mass.sum() >= 0.5)]
+        assert float(support_point(x).eval()) == pytest.approx(median, rel=1e-12)

@@ -56,19 +56,17 @@ _MAX_CUTOFF = 2**22
 _TYPICAL_DRAWS = 32
 
 
-def _free_random_variables(outputs: Sequence[Variable]) -> list[Variable]:
+def _free_random_variables(outputs: Sequence[Variable], x: Variable) -> list[Variable]:
     """Outermost random-variable outputs in the graphs (the model variables they use)."""
-    found, seen, stack = [], set(), list(outputs)
+    found, seen, stack = [], {x}, list(outputs)
     while stack:
         v = stack.pop()
         if v in seen:
             continue
         seen.add(v)
         if v.owner is None:
-            if (
-                isinstance(v.type, pt.TensorType)
-                and not isinstance(v, Constant | TensorSharedVariable)
-                and v.name != "x"
+            if isinstance(v.type, pt.TensorType) and not isinstance(
+                v, Constant | TensorSharedVariable
             ):
                 raise ValueError(
                     f"maxent: the input {v} of a target, statistic or base measure has no "
@@ -112,7 +110,7 @@ class MaxEntProblem:
         targets = [pt.as_tensor_variable(c.target).astype("float64") for c in self]
         self.targets = pt.stack(pt.broadcast_arrays(*targets), axis=-1) if targets else None
         outputs = [*self._stats, self._logq, *([self.targets] if self.targets is not None else [])]
-        self.free = _free_random_variables(outputs)
+        self.free = _free_random_variables(outputs, x)
 
         # Symbolic when anything but x can change: model variables or shared data.
         def varies(graphs):
