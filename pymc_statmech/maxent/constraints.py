@@ -110,7 +110,9 @@ def expect(
     breakpoints : sequence of float
         Points where ``fn`` is not smooth (e.g. ``[0]`` for ``pt.abs``).
     """
-    label = name or f"E[{getattr(fn, '__name__', 'f')}(x)]"
+    # PyTensor's elementwise ops (pt.log) have no __name__; their scalar op has a name.
+    fn_name = getattr(fn, "__name__", None) or getattr(getattr(fn, "scalar_op", None), "name", "f")
+    label = name or f"E[{'f' if fn_name == '<lambda>' else fn_name}(x)]"
     return Constraint(fn, _target(value, label), label, tuple(float(b) for b in breakpoints))
 
 

@@ -177,6 +177,7 @@ def newton_dual(T, logw, c, lam0, max_iter):
     step = np.empty(d)
     trial = np.empty(d)
     trial_mean = np.empty(d)
+    trial_cov = np.empty((d, d))
     value = _evaluate(T, logw, lam, mean, cov, True)
     if not np.isfinite(value):
         lam[:] = 0.0
@@ -208,7 +209,8 @@ def newton_dual(T, logw, c, lam0, max_iter):
         for _ in range(60):
             for k in range(d):
                 trial[k] = lam[k] - t * step[k]
-            v = _evaluate(T, logw, trial, trial_mean, cov, False)
+            # With the covariance: the accepted trial is the next iterate (one pass of exps).
+            v = _evaluate(T, logw, trial, trial_mean, trial_cov, True)
             if np.isfinite(v):
                 trial_dual = v
                 for k in range(d):
@@ -219,15 +221,13 @@ def newton_dual(T, logw, c, lam0, max_iter):
             t *= 0.5
         if not accepted:
             # No decrease representable: solved to rounding if the residual is tiny.
-            value = _evaluate(T, logw, lam, mean, cov, True)
             residual = _scaled_residual(g, cov)
             status = ROUNDING if _at_rounding(g, mean, c) else MAX_ITER
             return lam, status, it, residual
         lam[:] = trial
         dual = trial_dual
-        value = _evaluate(T, logw, lam, mean, cov, True)
-        if not np.isfinite(value):
-            return lam, NOT_FINITE, it, np.inf
+        mean[:] = trial_mean
+        cov[:, :] = trial_cov
     for k in range(d):
         g[k] = mean[k] - c[k]
     return lam, MAX_ITER, max_iter, _scaled_residual(g, cov)
@@ -347,7 +347,11 @@ class MaxEntDual(Op):
         p = pt.special.softmax(lam @ T + logw, axis=-1)
         centred = T - (T @ p)[:, None]
         cov = (centred * p) @ centred.T
-        v = pt.linalg.solve(cov, g_lam, assume_a="pos")
+        if T.type.shape[0] == 1:
+            # One constraint (the common case): a division, no LAPACK call per batch element.
+            v = g_lam / cov[0]
+        else:
+            v = pt.linalg.solve(cov, g_lam, assume_a="pos")
         weighted = p * (v @ centred)
         grad_T = -(pt.outer(v, p) + pt.outer(lam, weighted))
         grad_logw = -weighted
