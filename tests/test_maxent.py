@@ -430,3 +430,16 @@ def test_default_transforms_and_support_points_match_the_domain():
         mass = np.exp(sol.logpdf(nodes) + sol.grid.log_weights[np.argsort(sol.grid.nodes)])
         median = nodes[np.argmax(np.cumsum(mass) / mass.sum() >= 0.5)]
         assert float(support_point(x).eval()) == pytest.approx(median, rel=1e-12)
+
+
+def test_random_target_with_unbounded_prior_builds_and_is_minus_inf_outside():
+    # Prior draws of mu fall outside (1, 6); the measure is built from the feasible ones, and
+    # an infeasible value gives -inf with a warning, never an error or a silent number.
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 3.5, 5.0)
+        psm.MaxEnt("die", DIE, [psm.mean(mu)], observed=[1, 6, 3])
+    logp = model.compile_logp(sum=False)
+    _, p, _ = _dice_reference(mp.mpf(4.5))
+    np.testing.assert_allclose(logp({"mu": 4.5})[1], np.log(p[[0, 5, 2]]), rtol=1e-11)
+    with pytest.warns(NonConvergenceWarning):
+        assert np.all(logp({"mu": 7.5})[1] == -np.inf)
