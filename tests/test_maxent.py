@@ -443,3 +443,20 @@ def test_random_target_with_unbounded_prior_builds_and_is_minus_inf_outside():
     np.testing.assert_allclose(logp({"mu": 4.5})[1], np.log(p[[0, 5, 2]]), rtol=1e-11)
     with pytest.warns(NonConvergenceWarning):
         assert np.all(logp({"mu": 7.5})[1] == -np.inf)
+
+
+def test_quantile_constraints_against_mpmath_quadrature():
+    # Median 2 and mean 3 on the half-line: p(x) = exp(l1 1[x <= 2] + l2 x) on [0, inf).
+    sol = psm.maxent_solve(psm.HalfLine(), [psm.quantile(0.5, 2.0), psm.mean(3.0)])
+    l1, l2 = (mp.mpf(float(v)) for v in sol.multipliers)
+    Z = mp.e**l1 * mp.quad(lambda x: mp.e ** (l2 * x), [0, 2]) + mp.quad(
+        lambda x: mp.e ** (l2 * x), [2, mp.inf]
+    )
+    below = mp.e**l1 * mp.quad(lambda x: mp.e ** (l2 * x), [0, 2]) / Z
+    mean = (
+        mp.e**l1 * mp.quad(lambda x: x * mp.e ** (l2 * x), [0, 2])
+        + mp.quad(lambda x: x * mp.e ** (l2 * x), [2, mp.inf])
+    ) / Z
+    assert float(below) == pytest.approx(0.5, abs=1e-12)
+    assert float(mean) == pytest.approx(3.0, rel=1e-12)
+    assert float(sol.log_partition) == pytest.approx(float(mp.log(Z)), rel=1e-12)
