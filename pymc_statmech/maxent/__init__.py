@@ -17,6 +17,7 @@ from pymc_statmech.maxent.constraints import (
 )
 from pymc_statmech.maxent.distribution import MaxEnt
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
+from pymc_statmech.maxent.elicit import ElicitedPrior, maxent_family
 from pymc_statmech.maxent.known import KNOWN_FORMS
 from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve
 from pymc_statmech.maxent.solve import NonConvergenceWarning
@@ -26,6 +27,7 @@ __all__ = [
     "Circle",
     "Constraint",
     "Discrete",
+    "ElicitedPrior",
     "HalfLine",
     "InfeasibleConstraintsError",
     "Integers",
@@ -38,6 +40,7 @@ __all__ = [
     "expect",
     "gibbs_conditional",
     "interval_mass",
+    "maxent_family",
     "maxent_solve",
     "mean",
     "moment",
