@@ -245,8 +245,6 @@ def test_batched_targets_solve_one_problem_each():
 
 @pytest.mark.parametrize("linker", ["numba", "cvm", "jax"])
 def test_op_value_and_implicit_gradient_on_every_backend(linker):
-    if linker == "jax":
-        pytest.importorskip("jax")
     mode = pytensor.compile.mode.Mode(linker=linker, optimizer="fast_run")
     c = pt.dvector("c")
     x = np.arange(1.0, 7.0)
@@ -390,8 +388,6 @@ def test_nuts_with_a_random_constraint_target(seed):
 
 @pytest.mark.parametrize("linker", ["numba", "cvm", "jax"])
 def test_model_logp_and_gradient_compile_on_every_backend(linker):
-    if linker == "jax":
-        pytest.importorskip("jax")
     with pm.Model() as model:
         log_m2 = pm.Normal("log_m2", np.log(2.0), 0.1)
         psm.MaxEnt(
