@@ -67,11 +67,35 @@ class Grid:
         )
 
 
-def _trapezoid_in_t(t_min: float, t_max: float, step: float) -> tuple[np.ndarray, ...]:
-    # Nodes k h for integer k; the half rule keeps even k with twice the weight.
+def trapezoid_in_t(t_min: float, t_max: float, step: float = _STEP) -> tuple[np.ndarray, ...]:
+    """Nodes ``t = k h`` in [t_min, t_max] and the half rule's log weight factor (log 2 on
+    even ``k``, -inf on odd)."""
     k = np.arange(np.ceil(t_min / step), np.floor(t_max / step) + 1).astype(int)
     coarse = np.where(k % 2 == 0, np.log(2.0), -np.inf)
     return k * step, coarse
+
+
+def tanh_sinh_unit(t_left: float, t_right: float, step: float = _STEP):
+    """The tanh-sinh rule on [0, 1] for ``t`` in [-t_left, t_right].
+
+    Returns ``t``, the offset of each node from the nearer end (exact, so nodes next to a
+    singular end keep full relative precision; the node is the offset for ``t < 0`` and one
+    minus it otherwise), and the fine and nested half rules' log weights.
+    """
+    t, coarse = trapezoid_in_t(-t_left, t_right, step)
+    u = np.pi * np.sinh(t)
+    offset = expit(-np.abs(u))
+    log_w = np.log(np.pi * np.cosh(t)) - np.logaddexp(0, u) - np.logaddexp(0, -u) + np.log(step)
+    return t, offset, log_w, log_w + coarse
+
+
+def exp_sinh_unit(t_low: float, t_high: float, step: float = _STEP):
+    r"""The exp-sinh rule on [0, inf): ``t``, log node :math:`\frac{\pi}{2}\sinh t`, and the
+    fine and nested half rules' log weights."""
+    t, coarse = trapezoid_in_t(t_low, t_high, step)
+    log_x = (np.pi / 2) * np.sinh(t)
+    log_w = log_x + np.log(np.pi / 2 * np.cosh(t)) + np.log(step)
+    return t, log_x, log_w, log_w + coarse
 
 
 def _edge_distance(endpoint: float, width: float, domain_end: bool) -> float:
@@ -95,25 +119,17 @@ def tanh_sinh_panel(a: float, b: float, ends: tuple[bool, bool] = (True, True)) 
     # Distance from an end is width * sigmoid(-pi sinh|t|) ~ width * exp(-pi sinh|t|).
     t_left = float(np.arcsinh(-np.log(_edge_distance(a, width, ends[0]) / width) / np.pi))
     t_right = float(np.arcsinh(-np.log(_edge_distance(b, width, ends[1]) / width) / np.pi))
-    t, coarse = _trapezoid_in_t(-t_left, t_right, _STEP)
-    u = np.pi * np.sinh(t)
-    left = width * expit(u)  # x - a
-    right = width * expit(-u)  # b - x
-    x = np.where(t < 0, a + left, b - right)
-    log_w = (
-        np.log(width) + np.log(np.pi * np.cosh(t)) - np.logaddexp(0, u) - np.logaddexp(0, -u)
-    ) + np.log(_STEP)
-    return Grid(x, log_w, log_w + coarse, exact=False)
+    t, offset, log_w, log_coarse = tanh_sinh_unit(t_left, t_right)
+    x = np.where(t < 0, a + width * offset, b - width * offset)
+    return Grid(x, log_w + np.log(width), log_coarse + np.log(width), exact=False)
 
 
 def exp_sinh_panel(a: float, scale: float, direction: int = 1, domain_end: bool = True) -> Grid:
     """DE rule on [a, inf) (``direction=1``) or (-inf, a] (``direction=-1``) with a scale."""
     t_low = _t_for_distance(_edge_distance(a, scale, domain_end) / scale)
-    t, coarse = _trapezoid_in_t(t_low, _t_for_distance(_FAR), _STEP)
-    log_dist = np.log(scale) + (np.pi / 2) * np.sinh(t)
-    x = a + direction * np.exp(log_dist)
-    log_w = log_dist + np.log(np.pi / 2 * np.cosh(t)) + np.log(_STEP)
-    return Grid(x, log_w, log_w + coarse, exact=False)
+    _, log_x, log_w, log_coarse = exp_sinh_unit(t_low, _t_for_distance(_FAR))
+    x = a + direction * scale * np.exp(log_x)
+    return Grid(x, log_w + np.log(scale), log_coarse + np.log(scale), exact=False)
 
 
 class Domain:

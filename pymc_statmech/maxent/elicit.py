@@ -29,6 +29,7 @@ from pytensor.scalar.math import TriGamma
 from scipy import optimize, special
 
 from pymc_statmech.expfam import entropy as _exact_entropy
+from pymc_statmech.maxent.domains import exp_sinh_unit, tanh_sinh_unit, trapezoid_in_t
 
 __all__ = ["ElicitedPrior", "maxent_family"]
 
@@ -204,36 +205,30 @@ _FAMILIES: dict[type, _Spec] = {
 _HALF_PI = math.pi / 2
 
 
-def _grid(v_min: float, v_max: float, h: float):
-    """Points t = k h covering [asinh(v_min / (pi/2)), asinh(v_max / (pi/2))], their
-    trapezoid weight h, and the weights (2h on even k, else 0) of the rule of step 2h."""
-    lo, hi = math.asinh(v_min / _HALF_PI), math.asinh(v_max / _HALF_PI)
-    k = np.arange(math.ceil(lo / h), math.floor(hi / h) + 1)
-    return k * h, np.full(k.shape, h), np.where(k % 2 == 0, 2 * h, 0.0)
+def _t(v: float) -> float:
+    # The DE variable t at which (pi/2) sinh t = v.
+    return math.asinh(v / _HALF_PI)
 
 
 def _tanh_sinh_rule(v_left: float, v_right: float, h: float):
     """Offsets d in (0, 1/2] from the nearer end of [0, 1] (left-end nodes first), fine and
-    coarse weights, and the number of left-end nodes.
-
-    Offsets are formed directly (not as 1 - x) so that nodes next to a singular left end keep
-    full relative precision.
-    """
-    t, w, coarse = _grid(-v_left, v_right, h)
-    d = special.expit(-2 * np.abs(_HALF_PI * np.sinh(t)))
-    density = math.pi * np.cosh(t) * d * (1 - d)
+    coarse weights, and the number of left-end nodes (the shared tanh-sinh rule of
+    :mod:`pymc_statmech.maxent.domains`)."""
+    t, d, log_w, log_coarse = tanh_sinh_unit(_t(v_left), _t(v_right), h)
     order = np.argsort(t > 0, kind="stable")
-    return d[order], (w * density)[order], (coarse * density)[order], int(np.sum(t <= 0))
+    return d[order], np.exp(log_w)[order], np.exp(log_coarse)[order], int(np.sum(t <= 0))
 
 
 def _infinite_rule(v_min: float, v_max: float, h: float, half_line: bool):
     """Unit nodes and fine and coarse weights of exp-sinh (``x = e^v``) or sinh-sinh
     (``x = sinh v``), v = (pi/2) sinh t."""
-    t, w, coarse = _grid(v_min, v_max, h)
+    if half_line:
+        _, log_x, log_w, log_coarse = exp_sinh_unit(_t(v_min), _t(v_max), h)
+        return np.exp(log_x), np.exp(log_w), np.exp(log_coarse)
+    t, coarse = trapezoid_in_t(_t(v_min), _t(v_max), h)
     v = _HALF_PI * np.sinh(t)
-    x, dx_dv = (np.exp(v), np.exp(v)) if half_line else (np.sinh(v), np.cosh(v))
-    density = dx_dv * _HALF_PI * np.cosh(t)
-    return x, w * density, coarse * density
+    w = h * np.cosh(v) * _HALF_PI * np.cosh(t)
+    return np.sinh(v), w, w * np.exp(coarse)
 
 
 # Interval rule: the left end may be singular (a support edge; offsets down to e^-300), the
