@@ -456,3 +456,28 @@ def test_quantile_constraints_against_mpmath_quadrature():
     assert float(below) == pytest.approx(0.5, abs=1e-12)
     assert float(mean) == pytest.approx(3.0, rel=1e-12)
     assert float(sol.log_partition) == pytest.approx(float(mp.log(Z)), rel=1e-12)
+
+
+def test_indexed_targets_solve_each_group_once_and_agree_with_per_observation_solves():
+    group = np.array([0, 2, 1, 1, 0, 2])
+    rolls = np.array([6, 1, 3, 4, 5, 2])
+    values = {}
+    for variant in ("indexed", "per_observation"):
+        with pm.Model() as model:
+            mu = pm.Uniform("mu", 1.5, 5.5, shape=3)
+            target = mu[group] if variant == "indexed" else mu[group] * 1.0
+            rv = psm.MaxEnt("die", DIE, [psm.mean(target)], observed=rolls)
+        # The indexed form feeds the (3, 1) table of targets, not one per observation.
+        assert (rv.owner.inputs[1].type.shape[0] == 3) == (variant == "indexed")
+        point = {"mu_interval__": np.array([-0.3, 0.4, 1.1])}
+        values[variant] = (
+            model.compile_logp(sum=False)(point)[1],
+            model.compile_dlogp()(point),
+        )
+    np.testing.assert_allclose(values["indexed"][0], values["per_observation"][0], rtol=1e-12)
+    np.testing.assert_allclose(values["indexed"][1], values["per_observation"][1], rtol=1e-10)
+    mu = 1.5 + 4.0 / (1 + np.exp(-np.array([-0.3, 0.4, 1.1])))
+    expected = [
+        np.log(_dice_reference(mp.mpf(mu[g]))[1][r - 1]) for g, r in zip(group, rolls, strict=True)
+    ]
+    np.testing.assert_allclose(values["indexed"][0], expected, rtol=1e-10)

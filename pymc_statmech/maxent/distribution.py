@@ -23,7 +23,9 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions import transforms
 from pymc.distributions.transforms import _default_transform
+from pytensor.graph.basic import Variable, equal_computations
 from pytensor.graph.replace import graph_replace
+from pytensor.tensor.subtensor import AdvancedSubtensor
 
 from pymc_statmech.maxent.domains import Circle, HalfLine, Interval
 from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve
@@ -116,6 +118,34 @@ class MaxEnt:
         return _generic(solution, **kwargs)
 
 
+def _indexed_targets(problem):
+    """``(table, index)`` when every target is ``base_k[index]`` with one shared index.
+
+    Hierarchical models write ``psm.mean(mu[group])``: one dual per observation, although only
+    ``len(mu)`` are distinct. The distribution then solves the table and indexes the
+    multipliers instead.
+    """
+    bases, index = [], None
+    for c in problem:
+        t = c.target
+        if not (isinstance(t, Variable) and t.owner is not None):
+            return None
+        if not isinstance(t.owner.op, AdvancedSubtensor):
+            return None
+        if len(t.owner.inputs) != 2:
+            return None
+        base, idx = t.owner.inputs
+        if base.ndim != 1 or idx.ndim != 1 or not idx.dtype.startswith("int"):
+            return None
+        if index is not None and not equal_computations([idx], [index]):
+            return None
+        index = idx
+        bases.append(base.astype("float64"))
+    if not bases:
+        return None
+    return pt.stack(bases, axis=-1), index
+
+
 def _generic(solution: MaxEntSolution, **kwargs):
     problem = solution.problem
     d = len(problem)
@@ -123,6 +153,9 @@ def _generic(solution: MaxEntSolution, **kwargs):
     targets = pt.as_tensor_variable(solution._targets).astype("float64")
     if d == 0:
         targets = pt.zeros((0,))
+    indexed = _indexed_targets(problem) if d else None
+    target_params = [targets] if indexed is None else list(indexed)
+    n_target_params = len(target_params)
     start = solution.start
     nodes = np.asarray(solution.grid.nodes)
     order = np.argsort(nodes)
@@ -130,14 +163,21 @@ def _generic(solution: MaxEntSolution, **kwargs):
     T_nodes, logq_nodes = solution._T, solution._logq
     log_weights = pt.as_tensor_variable(solution.grid.log_weights)
 
-    def rebuild(c, params):
+    def rebuild(args):
+        targets_in, params = args[:n_target_params], args[n_target_params:]
         mapping = dict(zip(lifted, params, strict=True))
         T, logq = (
             graph_replace([T_nodes, logq_nodes], mapping, strict=False)
             if mapping
             else (T_nodes, logq_nodes)
         )
-        lam = solve_dual(T, log_weights + logq, c, start) if d else pt.zeros_like(c)
+        if not d:
+            lam = pt.zeros_like(targets_in[0])
+        elif indexed is None:
+            lam = solve_dual(T, log_weights + logq, targets_in[0], start)
+        else:
+            table, index = targets_in
+            lam = solve_dual(T, log_weights + logq, table, start)[index]
         return T, logq, lam, mapping
 
     def scores(T, logq, lam):
@@ -147,8 +187,8 @@ def _generic(solution: MaxEntSolution, **kwargs):
             else pt.shape_padleft(logq, lam.ndim - 1) + pt.zeros((*lam.shape[:-1], logq.shape[0]))
         )
 
-    def logp(value, c, *params):
-        T, logq, lam, mapping = rebuild(c, params)
+    def logp(value, *args):
+        T, logq, lam, mapping = rebuild(args)
         log_partition = pt.logsumexp(scores(T, logq, lam) + log_weights, axis=-1)
         x = pt.as_tensor_variable(value).astype("float64")
         stats = [pt.as_tensor_variable(con.statistic(x)).astype("float64") for con in problem]
@@ -161,9 +201,9 @@ def _generic(solution: MaxEntSolution, **kwargs):
         ok = problem.domain.contains(x) & pt.all(pt.isfinite(lam), axis=-1)
         return pt.switch(ok, lp, -np.inf)
 
-    def random(c, *params_and_size):
-        *params, size = params_and_size
-        T, logq, lam, _ = rebuild(c, params)
+    def random(*args_and_size):
+        *args, size = args_and_size
+        T, logq, lam, _ = rebuild(args)
         s = scores(T, logq, lam)
         if discrete or solution.grid.exact:
             idx = pm.Categorical.dist(logit_p=s + log_weights, size=size)
@@ -171,17 +211,18 @@ def _generic(solution: MaxEntSolution, **kwargs):
             return pt.cast(draws, "int64") if problem.domain.integer else draws
         return _log_linear_draws(s[..., order], nodes[order], size)
 
-    def support_point(rv, size, c, *params):
-        T, logq, lam, _ = rebuild(c, params)
+    def support_point(rv, size, *args):
+        T, logq, lam, _ = rebuild(args)
         p = pt.special.softmax(scores(T, logq, lam) + log_weights, axis=-1)[..., order]
         median = pt.argmax(pt.cumsum(p, axis=-1) >= 0.5, axis=-1)
         point = pt.as_tensor_variable(nodes[order])[median]
         return pt.cast(pt.broadcast_to(point, rv.shape), rv.dtype)
 
     lifted_sig = [f"({','.join(f'p{i}_{j}' for j in range(v.ndim))})" for i, v in enumerate(lifted)]
-    signature = f"({'d' if d else 'z'}){''.join(',' + s for s in lifted_sig)}->()"
+    target_sig = "(g,d),()" if indexed is not None else f"({'d' if d else 'z'})"
+    signature = f"{target_sig}{''.join(',' + s for s in lifted_sig)}->()"
     rv = pm.CustomDist.dist(
-        targets,
+        *target_params,
         *lifted,
         dist=random,
         logp=logp,
