@@ -266,6 +266,8 @@ def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
 
 
 def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float, float]:
+    """Where the first grid is centred and its scale: from a mean (and second moment) target
+    when there is one; the refinement then follows the solution itself."""
     loc, scale, mean = 0.0, 1.0, None
     for c, value in zip(problem, target, strict=True):
         if c.name == "E[x]":
@@ -277,7 +279,7 @@ def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float
                 scale = float(np.sqrt(value - mean**2))
         if scale == 1.0 and mean != problem.domain.lower and np.isfinite(problem.domain.lower):
             scale = abs(mean - problem.domain.lower)
-    if isinstance(problem.domain, RealLine) is False:
+    if not isinstance(problem.domain, RealLine):
         loc = min(max(loc, problem.domain.lower), problem.domain.upper)
     return loc, scale
 
