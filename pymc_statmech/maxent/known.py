@@ -52,12 +52,10 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 from scipy.special import gammaln
 
 from pymc_statmech.expfam import families
-from pymc_statmech.expfam.family import _EAGER
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
 
 __all__ = ["KNOWN_FORMS", "KnownForm", "KnownMatch", "recognise"]
@@ -304,10 +302,7 @@ def recognise(problem) -> KnownMatch | None:
     if problem.symbolic_statistics:
         return None
     x = _probes(problem.domain)
-    fn = pytensor.function([problem._x], [*problem._stats, problem._logq], mode=_EAGER)
-    values = fn(x)
-    T = np.array(values[:-1]).reshape(len(problem), -1) if len(problem) else np.zeros((0, x.size))
-    logq = np.asarray(values[-1])
+    T, logq = problem.statistics_at(x)
     if not (np.all(np.isfinite(T)) and np.all(np.isfinite(logq))):
         return None
     for form in KNOWN_FORMS:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -134,24 +135,36 @@ class MaxEntProblem:
         return sorted({b for c in self for b in c.breakpoints})
 
     # -- numeric evaluation at construction time ---------------------------------------------
-    def evaluator(self) -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``f(nodes, *free_values) -> (T (d, n), log q (n,), targets)`` in NumPy."""
+    @cached_property
+    def _numeric(self):
+        # Compiled once per problem: (nodes, *free) -> T, log q, and (*free) -> targets.
         placeholders = [v.type() for v in self.free]
         mapping = dict(zip(self.free, placeholders, strict=True))
-        outs = [*self._stats, self._logq]
-        outs.append(self.targets if self.targets is not None else pt.zeros((0,)))
+        targets = self.targets if self.targets is not None else pt.zeros((0,))
+        outs = [*self._stats, self._logq, targets]
         outs = graph_replace(outs, mapping, strict=False) if mapping else outs
-        fn = pytensor.function(
-            [self._x, *placeholders], outs, mode=_EAGER, on_unused_input="ignore"
-        )
+        kwargs = {"mode": _EAGER, "on_unused_input": "ignore"}
+        # The statistics take only the model variables they use (none for fixed statistics).
+        used = set(ancestors(outs[:-1]))
+        self._statistics_inputs = [i for i, v in enumerate(placeholders) if v in used]
+        inputs = [self._x, *(placeholders[i] for i in self._statistics_inputs)]
+        statistics = pytensor.function(inputs, outs[:-1], **kwargs)
+        return statistics, pytensor.function(placeholders, outs[-1], **kwargs)
+
+    def statistics_at(self, nodes, *free_values) -> tuple[np.ndarray, np.ndarray]:
+        """``T`` (d, n) and ``log q`` (n,) at the nodes, in NumPy (``free_values``: values of
+        the problem's model variables; not needed when the statistics use none)."""
         d = len(self)
+        statistics = self._numeric[0]
+        used = [free_values[i] for i in self._statistics_inputs] if free_values else []
+        values = statistics(np.asarray(nodes, dtype="float64"), *used)
+        T = np.array(values[:d]).reshape(d, -1) if d else np.zeros((0, len(nodes)))
+        return T, np.asarray(values[d])
 
-        def evaluate(nodes, *free_values):
-            values = fn(np.asarray(nodes, dtype="float64"), *free_values)
-            T = np.array(values[:d]).reshape(d, -1) if d else np.zeros((0, len(nodes)))
-            return T, np.asarray(values[d]), np.asarray(values[d + 1])
-
-        return evaluate
+    def evaluate(self, nodes, *free_values):
+        """``(T (d, n), log q (n,), targets)`` in NumPy for given values of the model variables."""
+        T, logq = self.statistics_at(nodes, *free_values)
+        return T, logq, np.asarray(self._numeric[1](*free_values))
 
     def typical_free_values(self, random_seed: int = 0) -> list[list[np.ndarray]]:
         """Prior draws of the model variables used by the problem (one list per draw)."""
@@ -163,7 +176,7 @@ class MaxEntProblem:
     # -- the measure ----------------------------------------------------------------------------
     def measure(self) -> tuple[Grid, np.ndarray]:
         """The discrete measure for this problem and the multipliers at the typical targets."""
-        evaluate = self.evaluator()
+        evaluate = self.evaluate
         cases = []
         for free in self.typical_free_values():
             _, _, c = evaluate(np.zeros(1), *free)
@@ -579,7 +592,7 @@ class MaxEntSolution:
             )
             self._targets = targets
         else:
-            T, logq = pytensor.function([], [self._T, self._logq], mode=_EAGER)()
+            T, logq = problem.statistics_at(grid.nodes)
             logw = grid.log_weights + logq
             target = np.asarray(problem.targets.eval()) if len(problem) else np.zeros(0)
             lam = np.zeros(target.shape)
