@@ -28,7 +28,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.tensor.subtensor import AdvancedSubtensor
 
 from pymc_statmech.maxent.domains import Circle, HalfLine, Interval
-from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve
+from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve, solution_family
 from pymc_statmech.maxent.solve import solve_dual
 
 __all__ = ["MaxEnt"]
@@ -189,17 +189,12 @@ def _generic(solution: MaxEntSolution, **kwargs):
 
     def logp(value, *args):
         T, logq, lam, mapping = rebuild(args)
-        log_partition = pt.logsumexp(scores(T, logq, lam) + log_weights, axis=-1)
-        x = pt.as_tensor_variable(value).astype("float64")
-        stats = [pt.as_tensor_variable(con.statistic(x)).astype("float64") for con in problem]
-        log_base = pt.as_tensor_variable(problem.log_base(x)).astype("float64")
+        family = solution_family(problem, T, log_weights + logq, logq, start)
+        lp = family.logp(pt.as_tensor_variable(value).astype("float64"), lam)
         if mapping:
-            stats = graph_replace(stats, mapping, strict=False)
-            log_base = graph_replace(log_base, mapping, strict=False)
-        dot = sum(lam[..., k] * stats[k] for k in range(d)) if d else 0.0
-        lp = dot + log_base - log_partition
-        ok = problem.domain.contains(x) & pt.all(pt.isfinite(lam), axis=-1)
-        return pt.switch(ok, lp, -np.inf)
+            # Statistics and base at the value may use the lifted model variables too.
+            lp = graph_replace(lp, mapping, strict=False)
+        return pt.switch(pt.all(pt.isfinite(lam), axis=-1), lp, -np.inf)
 
     def random(*args_and_size):
         *args, size = args_and_size

@@ -577,7 +577,7 @@ class MaxEntSolution:
         )
         self._logq = graph_replace(problem._logq, {problem._x: nodes}, strict=False)
         self._logw = pt.as_tensor_variable(grid.log_weights) + self._logq
-        self.family = _family(
+        self.family = solution_family(
             problem, self._T, self._logw, self._logq, np.asarray(lam0).reshape(-1)
         )
         from pymc_statmech.maxent.known import recognise
@@ -666,7 +666,9 @@ class MaxEntSolution:
         return f"MaxEntSolution({self.domain!r}: {listed}{form})"
 
 
-def _family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) -> Family:
+def solution_family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) -> Family:
+    """The solution's exponential family on a measure: statistics = the constraint functions,
+    log-partition = the logsumexp over the nodes, mean-to-natural map = the dual Op."""
     d = len(problem)
     domain = problem.domain
 
