@@ -3,10 +3,12 @@
 Import as ``import pymc_statmech as psm``.
 """
 
+from pymc_statmech.evidence import *  # noqa: F403
+from pymc_statmech.evidence import __all__ as _evidence_all
 from pymc_statmech.expfam import *  # noqa: F403
 from pymc_statmech.expfam import __all__ as _expfam_all
 from pymc_statmech.maxent import *  # noqa: F403
 from pymc_statmech.maxent import __all__ as _maxent_all
 
 __version__ = "0.1.0"
-__all__ = [*_expfam_all, *_maxent_all]
+__all__ = [*_expfam_all, *_maxent_all, *_evidence_all]

@@ -1,0 +1,82 @@
+"""The door between ArviZ data and our estimators.
+
+Every public function of :mod:`pymc_statmech.stats` and :mod:`pymc_statmech.evidence` takes an
+``xarray.DataTree`` (what ``pm.sample`` returns) or a legacy ``InferenceData`` and converts it once,
+here. Errors name the group or variable that is missing and what is there instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def as_datatree(data, argument: str = "data") -> xr.DataTree:
+    """Return ``data`` as an ``xarray.DataTree``.
+
+    Accepts a ``DataTree``, a legacy ``InferenceData`` (converted once, groups kept), or a bare
+    ``xarray.Dataset`` (taken as the ``posterior`` group).
+    """
+    if isinstance(data, xr.DataTree):
+        return data
+    if isinstance(data, xr.Dataset):
+        return xr.DataTree.from_dict({"posterior": data})
+    if type(data).__name__ == "InferenceData" and hasattr(data, "groups"):
+        return xr.DataTree.from_dict({name: getattr(data, name) for name in data.groups()})
+    raise TypeError(
+        f"{argument} must be an xarray.DataTree (what pm.sample returns), an InferenceData or an "
+        f"xarray.Dataset, not {type(data).__name__}."
+    )
+
+
+def get_group(tree: xr.DataTree, group: str, hint: str = "") -> xr.Dataset:
+    """The dataset of ``group``, or a ``ValueError`` listing the groups that are there."""
+    if group not in tree.children:
+        present = ", ".join(sorted(tree.children)) or "none"
+        raise ValueError(
+            f"The data has no {group!r} group (groups present: {present})."
+            + (f" {hint}" if hint else "")
+        )
+    return tree[group].to_dataset()
+
+
+def select_vars(dataset: xr.Dataset, var_names, group: str) -> list[str]:
+    """Resolve ``var_names`` (None = every data variable) against ``dataset``."""
+    available = list(dataset.data_vars)
+    if var_names is None:
+        if not available:
+            raise ValueError(f"The {group!r} group has no variables.")
+        return available
+    names = [var_names] if isinstance(var_names, str) else list(var_names)
+    missing = [name for name in names if name not in dataset.data_vars]
+    if missing:
+        raise ValueError(
+            f"Variables {missing} are not in the {group!r} group (it has: {', '.join(available)})."
+        )
+    return names
+
+
+def check_sample_dims(dataset: xr.Dataset, sample_dims: Sequence[str], group: str) -> tuple:
+    """Validate ``sample_dims`` against ``dataset`` and return them as a tuple."""
+    dims = (sample_dims,) if isinstance(sample_dims, str) else tuple(sample_dims)
+    missing = [dim for dim in dims if dim not in dataset.dims]
+    if missing:
+        raise ValueError(
+            f"The {group!r} group has no sample dimension(s) {missing}; its dimensions are "
+            f"{list(dataset.dims)}. Pass sample_dims= naming the dimensions that index draws."
+        )
+    return dims
+
+
+def stacked_draws(array: xr.DataArray, sample_dims: Sequence[str]) -> np.ndarray:
+    """An ``(n_draws, n_features)`` float64 matrix: sample dims first and flattened, the rest
+    flattened in C order."""
+    dims = tuple(sample_dims)
+    other = [dim for dim in array.dims if dim not in dims]
+    values = np.asarray(array.transpose(*dims, *other).values)
+    n_draws = int(np.prod([array.sizes[dim] for dim in dims]))
+    return values.reshape(n_draws, -1)

@@ -1,0 +1,16 @@
+"""The evidence as a free energy: power posteriors, estimators of log Z, and the result object."""
+
+from pymc_statmech.evidence.estimators import EvidenceWarning, free_energy
+from pymc_statmech.evidence.result import BayesFactor, FreeEnergy, ThermodynamicCurve, bayes_factor
+from pymc_statmech.evidence.tempering import default_ladder, sample_power_posteriors
+
+__all__ = [
+    "BayesFactor",
+    "EvidenceWarning",
+    "FreeEnergy",
+    "ThermodynamicCurve",
+    "bayes_factor",
+    "default_ladder",
+    "free_energy",
+    "sample_power_posteriors",
+]

@@ -1,0 +1,633 @@
+"""Estimators of the evidence :math:`Z = p(y)`, reported as the free energy :math:`F = -\\log Z`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import scipy.optimize
+import scipy.stats
+from arviz_stats.base import array_stats
+from scipy.special import logsumexp
+
+from pymc_statmech._data import SAMPLE_DIMS, as_datatree, check_sample_dims, get_group
+from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
+from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
+from pymc_statmech.evidence.terms import ModelTerms
+
+METHODS = ("auto", "bridge", "stepping_stone", "ti", "smc", "laplace", "wbic")
+
+
+class EvidenceWarning(UserWarning):
+    """An evidence estimate that should not be trusted as it stands (the message says why)."""
+
+
+# -- small statistics ---------------------------------------------------------------------------
+
+
+def _log_mean_exp(values, axis=None):
+    values = np.asarray(values, dtype=float)
+    n = values.size if axis is None else values.shape[axis]
+    return logsumexp(values, axis=axis) - np.log(n)
+
+
+def _ess_of_mean(values: np.ndarray) -> float:
+    """Effective sample size of the mean of a ``(chain, draw)`` array (Geyer / arviz 'mean')."""
+    values = np.asarray(values, dtype=float)
+    if np.ptp(values) == 0:
+        return float(values.size)
+    return float(array_stats.ess(values, chain_axis=0, draw_axis=1, method="mean"))
+
+
+def _mean_and_mcse(values: np.ndarray) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(_ess_of_mean(values)))
+
+
+def _check_finite(log_likelihood: np.ndarray, where: str) -> None:
+    """NaN log-likelihoods are reported, never averaged away."""
+    n_nan = int(np.isnan(log_likelihood).sum())
+    if n_nan:
+        raise ValueError(
+            f"The log-likelihood is NaN at {n_nan} of {log_likelihood.size} draws "
+            f"({where}); fix the model (or the draws) before estimating the evidence."
+        )
+
+
+def _chain_agreement(per_chain: np.ndarray, per_chain_error: np.ndarray, method: str) -> str | None:
+    """A warning when independent per-chain estimates disagree beyond their errors (chi-square
+    test of homogeneity at level 1e-3), the signature of chains trapped in different modes."""
+    weights = 1.0 / per_chain_error**2
+    pooled = np.sum(weights * per_chain) / np.sum(weights)
+    chi2 = float(np.sum(weights * (per_chain - pooled) ** 2))
+    p_value = float(scipy.stats.chi2.sf(chi2, df=len(per_chain) - 1))
+    if p_value >= 1e-3:
+        return None
+    spread = ", ".join(f"{value:.3f}" for value in per_chain)
+    return (
+        f"The per-chain {method} estimates of log Z ({spread}) disagree beyond their errors "
+        f"(chi-square p = {p_value:.1e}): the chains probably sit in different modes and the "
+        "pooled estimate is wrong. Run more chains from dispersed starting points (initvals), "
+        "or use pm.sample_smc and method='smc'."
+    )
+
+
+# -- bridge sampling ------------------------------------------------------------------------------
+
+
+class _GaussianProposal:
+    """A multivariate normal fitted to draws in the unconstrained space."""
+
+    def __init__(self, theta: np.ndarray):
+        n, dim = theta.shape
+        if n <= dim + 1:
+            raise ValueError(
+                f"Bridge sampling needs more than {dim + 1} draws per fit for a "
+                f"{dim}-dimensional model, got {n}; draw more samples."
+            )
+        self.mean = theta.mean(axis=0)
+        cov = np.atleast_2d(np.cov(theta, rowvar=False))
+        try:
+            self.chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError as error:
+            raise ValueError(
+                "The posterior draws have a singular covariance in the unconstrained "
+                "space (a variable that never moves?); bridge sampling cannot fit its "
+                "proposal."
+            ) from error
+        self.log_norm = -0.5 * dim * np.log(2 * np.pi) - np.log(np.diag(self.chol)).sum()
+
+    def logpdf(self, theta: np.ndarray) -> np.ndarray:
+        z = np.linalg.solve(self.chol, (theta - self.mean).T)
+        return self.log_norm - 0.5 * np.sum(z * z, axis=0)
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.mean + rng.standard_normal((n, len(self.mean))) @ self.chol.T
+
+
+def _bridge_iterate(l_post: np.ndarray, l_prop: np.ndarray, tol: float, max_iter: int):
+    """Meng & Wong's iterative bridge with the optimal bridge function, in log space.
+
+    ``l_post`` (shape ``(chain, draw)``) and ``l_prop`` are ``log q - log g`` at posterior and
+    proposal draws. Returns ``(log Z, relative MSE, iterations)``; the error is the
+    Fruhwirth-Schnatter (2004) relative mean-square error with the posterior side's
+    autocorrelation through its effective sample size.
+    """
+    n1, n2 = l_post.size, l_prop.size
+    log_s1, log_s2 = np.log(n1 / (n1 + n2)), np.log(n2 / (n1 + n2))
+    log_r = _log_mean_exp(l_prop)
+    iterations = -1
+    for iteration in range(1, max_iter + 1):
+        numerator = _log_mean_exp(l_prop - np.logaddexp(log_s1 + l_prop, log_s2 + log_r))
+        denominator = _log_mean_exp(-np.logaddexp(log_s1 + l_post, log_s2 + log_r))
+        converged = abs(numerator - denominator - log_r) < tol
+        log_r = numerator - denominator
+        if converged:
+            iterations = iteration
+            break
+    # f1 on proposal draws, f2 on posterior draws (each scaled to O(1); ratios are scale-free)
+    f1 = np.exp(l_prop - np.logaddexp(log_s1 + l_prop, log_s2 + log_r))
+    f2 = np.exp(log_r - np.logaddexp(log_s1 + l_post, log_s2 + log_r))
+    rho = n1 / _ess_of_mean(f2)
+    relative_mse = f1.var() / (n2 * f1.mean() ** 2) + rho * f2.var() / (n1 * f2.mean() ** 2)
+    return float(log_r), float(relative_mse), iterations
+
+
+def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, check_prior):
+    if terms.discrete_names:
+        raise ValueError(
+            f"Bridge sampling needs continuous parameters; {terms.discrete_names} are "
+            "discrete. Marginalise them out, or use sample_power_posteriors with "
+            "method='stepping_stone', or pm.sample_smc with method='smc'."
+        )
+    posterior = get_group(tree, "posterior", "Bridge sampling needs posterior draws (pm.sample).")
+    sample_dims = check_sample_dims(posterior, sample_dims, "posterior")
+    if sample_dims != SAMPLE_DIMS:
+        raise ValueError("Bridge sampling needs the draws indexed by ('chain', 'draw').")
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if n_draws < 4:
+        raise ValueError(f"Bridge sampling needs at least 4 draws per chain, got {n_draws}.")
+    theta = terms.unconstrain(terms.draws_from(posterior, sample_dims, "posterior"))
+    theta = theta.reshape(n_chains, n_draws, terms.dim)
+    half = n_draws // 2
+    log_prior, log_likelihood = terms.log_terms(theta.reshape(-1, terms.dim))
+    log_likelihood = log_likelihood.reshape(n_chains, n_draws)
+    _check_finite(log_likelihood, "posterior draws")
+    log_q = (log_prior.reshape(n_chains, n_draws) + log_likelihood)[:, half:]
+    rng = np.random.default_rng(random_seed)
+
+    def estimate(chains):
+        proposal = _GaussianProposal(theta[chains, :half].reshape(-1, terms.dim))
+        bridge_draws = theta[chains, half:]
+        l_post = log_q[chains] - proposal.logpdf(bridge_draws.reshape(-1, terms.dim)).reshape(
+            len(chains), -1
+        )
+        proposal_draws = proposal.draw(l_post.size, rng)
+        log_prior_g, log_likelihood_g = terms.log_terms(proposal_draws)
+        l_prop = log_prior_g + log_likelihood_g - proposal.logpdf(proposal_draws)
+        # a proposal draw outside the support has q = 0: a valid zero term, not a NaN
+        l_prop = np.where(np.isnan(l_prop), -np.inf, l_prop)
+        return _bridge_iterate(l_post, l_prop, tol, max_iter)
+
+    log_z, relative_mse, iterations = estimate(np.arange(n_chains))
+    error = float(np.sqrt(relative_mse))
+    messages = []
+    if iterations < 0:
+        messages.append(f"The bridge iteration did not converge in {max_iter} iterations.")
+    per_chain = None
+    if n_chains == 1:
+        messages.append(
+            "Only one chain: the per-chain check for chains trapped in one mode is not "
+            "possible. Run at least 4 chains from dispersed starting points."
+        )
+    else:
+        results = [estimate(np.array([c])) for c in range(n_chains)]
+        per_chain = np.array([r[0] for r in results])
+        message = _chain_agreement(per_chain, np.sqrt([r[1] for r in results]), "bridge")
+        if message:
+            messages.append(message)
+    diagnostics = {
+        "iterations": iterations,
+        "n_fit": half * n_chains,
+        "n_bridge": (n_draws - half) * n_chains,
+        "proposal": "gaussian",
+    }
+    if check_prior:
+        prior_check = _prior_importance_check(terms, log_z, error, n_chains * n_draws, rng)
+        if prior_check is not None:
+            diagnostics["prior_importance"] = prior_check[0]
+            if prior_check[1]:
+                messages.append(prior_check[1])
+    energy, energy_error = _mean_and_mcse(-log_likelihood)
+    return FreeEnergy(
+        "bridge",
+        log_z,
+        error,
+        energy,
+        energy_error,
+        per_chain=per_chain,
+        diagnostics=diagnostics,
+        warnings=tuple(messages),
+    )
+
+
+def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: int, rng):
+    """Compare with the prior importance-sampling estimate ``log mean L(theta_prior)``.
+
+    That estimate is unbiased for Z (and biased low in log Z); if it lies far *above* the bridge
+    estimate, the posterior has mass the chains never visited (e.g. all chains in one mode). Only
+    used when its own effective sample size is large enough for its error to be trusted.
+    Returns ``(numbers, warning or None)``, or None when the prior cannot be forward-sampled.
+    """
+    try:
+        draws = pm.draw(terms.free_rvs, draws=n, random_seed=rng)
+    except NotImplementedError:
+        return None
+    draws = dict(
+        zip(
+            terms.names,
+            [
+                np.asarray(d).reshape(n, *terms.rv_shapes[name])
+                for d, name in zip(draws, terms.names, strict=True)
+            ],
+            strict=True,
+        )
+    )
+    log_likelihood = terms.log_terms(terms.unconstrain(draws))[1]
+    if np.isnan(log_likelihood).any():
+        return None
+    weights = np.exp(log_likelihood - log_likelihood.max())
+    ess = float(weights.sum() ** 2 / np.sum(weights**2))
+    log_z_prior = float(_log_mean_exp(log_likelihood))
+    error_prior = float(weights.std(ddof=1) / (weights.mean() * np.sqrt(n)))
+    numbers = {"log_evidence": log_z_prior, "error": error_prior, "ess": ess}
+    excess = log_z_prior - log_z
+    if ess >= 100 and excess > 4 * np.hypot(error, error_prior):
+        return numbers, (
+            f"Importance sampling from the prior gives log Z = {log_z_prior:.3f} +/- "
+            f"{error_prior:.3f}, above this estimate by {excess:.3f}: the posterior has mass the "
+            "chains never visited (all chains in one mode?). Run more chains from dispersed "
+            "starting points (initvals), or use pm.sample_smc and method='smc'."
+        )
+    return numbers, None
+
+
+# -- ladder methods ---------------------------------------------------------------------------
+
+
+def _ladder(tree):
+    tempering = get_group(
+        tree, "tempering", "Ladder methods need the output of psm.sample_power_posteriors."
+    )
+    if "log_likelihood" not in tempering:
+        raise ValueError("The 'tempering' group has no 'log_likelihood' variable.")
+    log_likelihood = tempering["log_likelihood"].transpose("beta", "chain", "draw")
+    betas = log_likelihood["beta"].values.astype(float)
+    values = log_likelihood.values.astype(float)
+    _check_finite(values, "tempering ladder")
+    if betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
+        raise ValueError("The ladder must increase strictly from beta = 0 to beta = 1.")
+    return betas, values
+
+
+def _curve(betas, values) -> ThermodynamicCurve:
+    means, mcses = zip(
+        *(
+            _mean_and_mcse(rung) if np.all(np.isfinite(rung)) else (-np.inf, np.inf)
+            for rung in values
+        ),
+        strict=True,
+    )
+    return ThermodynamicCurve(
+        betas, np.array(means), np.array(mcses), np.array([rung.var(ddof=1) for rung in values])
+    )
+
+
+def _stepping_stone_estimate(betas, values):
+    """``(log Z, error)`` from one set of rungs (``values``: ``(beta, chain, draw)``)."""
+    log_z, variance = 0.0, 0.0
+    for k in range(1, len(betas)):
+        step = (betas[k] - betas[k - 1]) * values[k - 1]
+        log_z += float(_log_mean_exp(step))
+        weights = np.exp(step - step.max())
+        variance += weights.var(ddof=1) / (weights.mean() ** 2 * _ess_of_mean(weights))
+    return log_z, float(np.sqrt(variance))
+
+
+def _ti_estimate(betas, values):
+    """``(corrected log Z, error, plain trapezoid)``: Friel-Hurn-Wyse correction."""
+    if not np.all(np.isfinite(values[0])):
+        raise ValueError(
+            "The log-likelihood is -inf at some prior draws (beta = 0), so "
+            "E_0[log L] = -inf and thermodynamic integration diverges; use "
+            "method='stepping_stone', which handles it."
+        )
+    curve = _curve(betas, values)
+    steps = np.diff(betas)
+    plain = float(np.sum(steps * (curve.mean[1:] + curve.mean[:-1]) / 2))
+    corrected = plain - float(np.sum(steps**2 / 12 * np.diff(curve.variance)))
+    weights = np.zeros_like(betas)
+    weights[1:] += steps / 2
+    weights[:-1] += steps / 2
+    return corrected, float(np.sqrt(np.sum((weights * curve.mcse) ** 2))), plain
+
+
+def _ladder_method(tree, method):
+    betas, values = _ladder(tree)
+    if method == "stepping_stone":
+        log_z, error = _stepping_stone_estimate(betas, values)
+        per_chain_fn = _stepping_stone_estimate
+        diagnostics = {}
+    else:
+        log_z, error, plain = _ti_estimate(betas, values)
+        per_chain_fn = _ti_estimate
+        diagnostics = {"plain_trapezoid": plain, "correction": log_z - plain}
+    messages = []
+    per_chain = None
+    n_chains = values.shape[1]
+    if n_chains == 1:
+        messages.append("Only one chain per rung: the per-chain agreement check is not possible.")
+    else:
+        results = [per_chain_fn(betas, values[:, c : c + 1]) for c in range(n_chains)]
+        per_chain = np.array([r[0] for r in results])
+        message = _chain_agreement(per_chain, np.array([r[1] for r in results]), method)
+        if message:
+            messages.append(message)
+    energy, energy_error = _mean_and_mcse(-values[-1])
+    diagnostics.update(
+        n_rungs=len(betas),
+        draws_per_rung=int(values[0].size),
+        exact_prior_rung=bool(tree["tempering"].attrs.get("exact_prior_rung", 0)),
+    )
+    return FreeEnergy(
+        method,
+        log_z,
+        error,
+        energy,
+        energy_error,
+        per_chain=per_chain,
+        curve=_curve(betas, values),
+        diagnostics=diagnostics,
+        warnings=tuple(messages),
+    )
+
+
+# -- SMC, Laplace, WBIC -------------------------------------------------------------------------
+
+
+def _smc(tree, terms: ModelTerms | None):
+    stats = get_group(tree, "sample_stats", "SMC needs the output of pm.sample_smc.")
+    if "log_marginal_likelihood" not in stats:
+        raise ValueError(
+            "The sample_stats group has no 'log_marginal_likelihood': this is not "
+            "pm.sample_smc output."
+        )
+    per_chain = []
+    for row in np.atleast_2d(stats["log_marginal_likelihood"].values):
+        finite = [
+            float(value)
+            for value in np.ravel(row)
+            if value is not None and np.isfinite(float(value))
+        ]
+        if not finite:
+            raise ValueError("A chain of the SMC run has no finite log marginal likelihood.")
+        per_chain.append(finite[-1])
+    per_chain = np.array(per_chain)
+    log_z = float(_log_mean_exp(per_chain))
+    messages = []
+    if len(per_chain) == 1:
+        error = np.nan
+        messages.append(
+            "Only one SMC chain: no error estimate (it comes from the spread across "
+            "chains). Run pm.sample_smc with chains >= 4."
+        )
+    else:
+        error = float(per_chain.std(ddof=1) / np.sqrt(len(per_chain)))
+    energy = energy_error = np.nan
+    if terms is not None and "posterior" in tree.children:
+        posterior = get_group(tree, "posterior")
+        theta = terms.unconstrain(terms.draws_from(posterior, SAMPLE_DIMS, "posterior"))
+        log_likelihood = terms.log_terms(theta)[1]
+        _check_finite(log_likelihood, "SMC posterior draws")
+        energy = float(-log_likelihood.mean())
+        energy_error = float(log_likelihood.std(ddof=1) / np.sqrt(len(log_likelihood)))
+    return FreeEnergy(
+        "smc",
+        log_z,
+        error,
+        energy,
+        energy_error,
+        per_chain=per_chain,
+        diagnostics={"n_chains": len(per_chain)},
+        warnings=tuple(messages),
+    )
+
+
+def _laplace(tree, terms: ModelTerms):
+    """Laplace's approximation at the posterior mode in the unconstrained space (a diagnostic)."""
+    model = terms.model
+    if terms.discrete_names:
+        raise ValueError(
+            f"The Laplace approximation needs continuous parameters; "
+            f"{terms.discrete_names} are discrete."
+        )
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+
+    flat = pt.vector("theta", dtype="float64")
+    pieces = {
+        value: flat[start:stop].reshape(shape)
+        for value, shape, start, stop in zip(
+            terms.value_vars, terms.value_shapes, terms.offsets[:-1], terms.offsets[1:], strict=True
+        )
+    }
+    log_q = graph_replace(model.logp(jacobian=True), pieces, strict=False)
+    gradient = pt.grad(log_q, flat)
+    value_and_grad = pytensor.function([flat], [-log_q, -gradient])
+    hessian = pytensor.function([flat], pytensor.gradient.hessian(log_q, flat))
+    if tree is not None and "posterior" in tree.children:
+        start = terms.unconstrain(
+            terms.draws_from(get_group(tree, "posterior"), SAMPLE_DIMS, "posterior")
+        ).mean(axis=0)
+    else:
+        point = model.initial_point()
+        start = np.concatenate([np.ravel(point[value.name]) for value in terms.value_vars])
+    fit = scipy.optimize.minimize(
+        value_and_grad, start, jac=True, method="BFGS", options={"gtol": 1e-8}
+    )
+    precision = -hessian(fit.x)
+    sign, log_det = np.linalg.slogdet(precision)
+    messages = []
+    if not fit.success:
+        messages.append(f"The mode search did not converge: {fit.message}")
+    if sign <= 0:
+        messages.append("The Hessian at the mode is not negative definite.")
+    log_z = float(-fit.fun + 0.5 * terms.dim * np.log(2 * np.pi) - 0.5 * log_det)
+    return FreeEnergy(
+        "laplace", log_z, np.nan, diagnostics={"mode": fit.x}, warnings=tuple(messages)
+    )
+
+
+def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwargs):
+    """Watanabe's WBIC: E_beta*[-log L] at beta* = 1 / log n (a criterion)."""
+    n = terms.n_observations if n_obs is None else int(n_obs)
+    if n < 2:
+        raise ValueError(
+            f"WBIC needs the number of observations n >= 2 (beta* = 1/log n), got {n}; pass n_obs=."
+        )
+    beta = 1.0 / np.log(n)
+    posterior, _ = _sample_rung(
+        tempered_model(terms.model),
+        beta,
+        draws,
+        tune,
+        chains,
+        random_seed,
+        terms.names,
+        sample_kwargs,
+    )
+    theta = terms.unconstrain(terms.draws_from(posterior, SAMPLE_DIMS, "posterior"))
+    log_likelihood = terms.log_terms(theta)[1].reshape(posterior.sizes["chain"], -1)
+    _check_finite(log_likelihood, "WBIC draws")
+    wbic, error = _mean_and_mcse(-log_likelihood)
+    return FreeEnergy("wbic", -wbic, error, diagnostics={"beta": beta, "n_obs": n})
+
+
+# -- the public entry point ---------------------------------------------------------------
+
+
+def free_energy(
+    data=None,
+    model=None,
+    method="auto",
+    *,
+    sample_dims=SAMPLE_DIMS,
+    random_seed=None,
+    check_prior=True,
+    tol=1e-10,
+    max_iter=1000,
+    n_obs=None,
+    draws=1000,
+    tune=1000,
+    chains=4,
+    **sample_kwargs,
+) -> FreeEnergy:
+    r"""The free energy :math:`F = -\log Z` of a model's posterior, with its Monte Carlo error.
+
+    The posterior :math:`p(\theta \mid y) = p(\theta) L(\theta) / Z` is a Boltzmann distribution
+    with energy :math:`-\log p(y, \theta)` at unit temperature, so the log evidence
+    :math:`\log Z` is minus its free energy. The result also carries the split
+    :math:`F = U + \mathrm{KL}`, :math:`U = E_{\text{post}}[-\log L]` (Gibbs' variational identity).
+
+    Methods
+    -------
+    ``"bridge"`` (default with posterior draws and a model)
+        Iterative Meng-Wong bridge sampling in the unconstrained space with a Gaussian proposal
+        fitted to the first half of each chain, the model's full log density (normalising
+        constants and Jacobians) evaluated for all draws at once, and the Fruhwirth-Schnatter
+        relative mean-square error. Guards: independent per-chain estimates must agree within
+        their errors (chains in different modes), and, when the prior can be forward-sampled,
+        importance sampling from the prior must not lie far above the estimate (all chains in
+        one mode).
+    ``"stepping_stone"`` (default for :func:`sample_power_posteriors` output) and ``"ti"``
+        On the ladder: :math:`\log Z = \sum_k \log E_{\beta_{k-1}}[L^{\beta_k - \beta_{k-1}}]`,
+        and :math:`\int_0^1 E_\beta[\log L]\,d\beta` by the trapezoid rule with the
+        Friel-Hurn-Wyse correction :math:`-\sum_k \Delta_k^2 (V_k - V_{k-1})/12`
+        (:math:`V = \mathrm{Var}_\beta[\log L]`). The plain trapezoid is in ``diagnostics``.
+    ``"smc"``
+        ``pm.sample_smc`` output: the mean of the chains' evidence estimates, error from their
+        spread (needs at least 2 chains).
+    ``"laplace"``
+        Laplace's approximation at the mode (unconstrained space): a diagnostic, error NaN.
+    ``"wbic"``
+        Watanabe's widely applicable BIC, :math:`E_{\beta^*}[-\log L]` at
+        :math:`\beta^* = 1/\log n`, sampled from ``model`` (``draws``, ``tune``, ``chains``,
+        ``**sample_kwargs``): a criterion that approximates :math:`F` to :math:`O_p(\sqrt{\log n})`
+        for singular models, not an evidence estimate; ``is_estimate`` is False.
+
+    Parameters
+    ----------
+    data : xarray.DataTree or InferenceData, optional
+        ``pm.sample`` output (bridge, laplace), ``psm.sample_power_posteriors`` output
+        (stepping_stone, ti) or ``pm.sample_smc`` output (smc). Not needed for wbic.
+    model : pymc.Model, optional
+        The model that produced ``data`` (the context model when omitted). Needed for bridge,
+        laplace and wbic; used by smc for the energy.
+    method : str, default "auto"
+        One of ``"auto"``, ``"bridge"``, ``"stepping_stone"``, ``"ti"``, ``"smc"``,
+        ``"laplace"``, ``"wbic"``. Auto: ladder data -> stepping_stone, SMC data -> smc,
+        posterior draws and a model -> bridge.
+    random_seed : int or numpy.random.Generator, optional
+        Seeds the proposal and prior draws (bridge) or the sampler (wbic).
+    check_prior : bool, default True
+        Run the prior importance-sampling check (bridge).
+    tol, max_iter
+        Convergence of the bridge iteration (in log Z).
+    n_obs : int, optional
+        Number of observations for WBIC (default: total size of the observed variables).
+
+    Returns
+    -------
+    FreeEnergy
+
+    References
+    ----------
+    Meng, X.-L. & Wong, W. H. (1996). Simulating ratios of normalizing constants via a simple
+    identity. *Statistica Sinica* 6, 831-860.
+    Fruhwirth-Schnatter, S. (2004). Estimating marginal likelihoods for mixture and Markov
+    switching models using bridge sampling techniques. *Econometrics Journal* 7, 143-167.
+    Gronau, Q. F. et al. (2017). A tutorial on bridge sampling. *J. Math. Psych.* 81, 80-97.
+    Xie, W., Lewis, P. O., Fan, Y., Kuo, L. & Chen, M.-H. (2011). Improving marginal likelihood
+    estimation for Bayesian phylogenetic model selection. *Syst. Biol.* 60, 150-160.
+    Friel, N., Hurn, M. & Wyse, J. (2014). Improving power posterior estimation of statistical
+    evidence. *Statistics and Computing* 24, 709-723.
+    Watanabe, S. (2013). A widely applicable Bayesian information criterion. *JMLR* 14, 867-897.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_statmech as psm
+    >>> with pm.Model() as model:
+    ...     mu = pm.Normal("mu", 0, 1)
+    ...     _ = pm.Normal("y", mu, 1, observed=[0.3, -0.1, 0.5])
+    ...     idata = pm.sample(500, tune=500, chains=2, random_seed=1, progressbar=False)
+    >>> result = psm.free_energy(idata, model, random_seed=1)
+    >>> exact = -1.5 * np.log(2 * np.pi) - 0.5 * np.log(4) - 0.5 * (0.35 - 0.7**2 / 4)
+    >>> bool(abs(result.log_evidence - exact) < max(0.02, 3 * result.error))
+    True
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    tree = None if data is None else as_datatree(data)
+    try:
+        model = pm.modelcontext(model)
+    except TypeError:
+        model = None
+    if method == "auto":
+        method = _auto_method(tree, model)
+    terms = None if model is None else ModelTerms(model)
+    if method in ("bridge", "laplace", "wbic") and terms is None:
+        raise ValueError(
+            f"method={method!r} needs the model: pass model= or call inside its "
+            "`with model:` block."
+        )
+    if method in ("bridge", "stepping_stone", "ti", "smc") and tree is None:
+        raise ValueError(f"method={method!r} needs data (the sampler's output).")
+    if method == "bridge":
+        result = _bridge(tree, terms, sample_dims, random_seed, tol, max_iter, check_prior)
+    elif method in ("stepping_stone", "ti"):
+        result = _ladder_method(tree, method)
+    elif method == "smc":
+        result = _smc(tree, terms)
+    elif method == "laplace":
+        result = _laplace(tree, terms)
+    else:
+        result = _wbic(terms, n_obs, draws, tune, chains, random_seed, sample_kwargs)
+    for message in result.warnings:
+        warnings.warn(message, EvidenceWarning, stacklevel=2)
+    return result
+
+
+def _auto_method(tree, model) -> str:
+    if tree is None:
+        raise ValueError(
+            "free_energy needs data (pm.sample, psm.sample_power_posteriors or "
+            "pm.sample_smc output), or method='wbic' with a model."
+        )
+    if "tempering" in tree.children:
+        return "stepping_stone"
+    if "sample_stats" in tree.children and "log_marginal_likelihood" in tree["sample_stats"]:
+        return "smc"
+    if "posterior" in tree.children and model is not None:
+        return "bridge"
+    if "posterior" in tree.children:
+        raise ValueError(
+            "Bridge sampling (the default for posterior draws) needs the model: pass "
+            "model= or call inside its `with model:` block."
+        )
+    raise ValueError(
+        f"Cannot estimate the evidence from groups {sorted(tree.children)}: pass "
+        "pm.sample output with the model, psm.sample_power_posteriors output, or "
+        "pm.sample_smc output."
+    )

@@ -1,0 +1,165 @@
+"""A model's log prior and log-likelihood as compiled functions of many draws at once.
+
+The evidence estimators need ``log p(theta)`` and ``log L(theta)`` at thousands of points, in the
+unconstrained space where the sampler works (with every normalising constant and the Jacobian of the
+transforms). :class:`ModelTerms` builds those graphs once from the model, vectorises them over a
+leading draw axis with :func:`pytensor.graph.replace.vectorize_graph` (no Python loop per draw), and
+compiles them with the default linker. The likelihood is every observed variable plus every
+``pm.Potential``; the prior is every free variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph.replace import graph_replace, vectorize_graph
+
+from pymc_statmech._data import stacked_draws
+
+#: Bound on draws x observed elements per compiled call, so long data sets are evaluated in chunks.
+_ELEMENTS_PER_CALL = 2**23
+
+
+class ModelTerms:
+    """Compiled, draw-vectorised log prior and log-likelihood of a PyMC model.
+
+    Parameters
+    ----------
+    model : pymc.Model, optional
+        The model; the one on the context stack when omitted.
+    """
+
+    def __init__(self, model=None):
+        model = pm.modelcontext(model)
+        self.model = model
+        self.free_rvs = list(model.free_RVs)
+        discrete = [
+            rv.name for rv in self.free_rvs if rv.type.dtype.startswith(("int", "uint", "bool"))
+        ]
+        self.discrete_names = discrete
+        self.likelihood_terms = [*model.observed_RVs, *model.potentials]
+        if not self.likelihood_terms:
+            raise ValueError(
+                "The model has no observed variables and no Potentials: its evidence is "
+                "1 (log Z = 0) and there is nothing to estimate."
+            )
+        shapes = model.eval_rv_shapes()
+        self.names = [rv.name for rv in self.free_rvs]
+        self.value_vars = [model.rvs_to_values[rv] for rv in self.free_rvs]
+        self.rv_shapes = {rv.name: tuple(shapes[rv.name]) for rv in self.free_rvs}
+        self.value_shapes = [tuple(shapes[value.name]) for value in self.value_vars]
+        sizes = [int(np.prod(shape)) for shape in self.value_shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.dim = int(self.offsets[-1])
+        observed_shapes = (
+            pytensor.function([], [rv.shape for rv in model.observed_RVs])()
+            if model.observed_RVs
+            else []
+        )
+        self.n_observations = int(sum(np.prod(shape) for shape in observed_shapes))
+        self._chunk = max(1, _ELEMENTS_PER_CALL // max(1, self.n_observations))
+
+    # -- graphs -------------------------------------------------------------------------------
+
+    def _split_flat(self, flat):
+        """Batched value variables (one row per draw) read out of a ``(n, dim)`` matrix."""
+        n = flat.shape[0]
+        return {
+            value: flat[:, start:stop].reshape((n, *shape))
+            for value, shape, start, stop in zip(
+                self.value_vars, self.value_shapes, self.offsets[:-1], self.offsets[1:], strict=True
+            )
+        }
+
+    @cached_property
+    def _log_terms_fn(self):
+        model = self.model
+        log_prior = model.logp(vars=self.free_rvs, jacobian=True, sum=True)
+        log_likelihood = model.logp(vars=self.likelihood_terms, jacobian=True, sum=True)
+        flat = pt.matrix("theta", dtype="float64")
+        batched = vectorize_graph([log_prior, log_likelihood], replace=self._split_flat(flat))
+        return pytensor.function([flat], batched, on_unused_input="ignore")
+
+    @cached_property
+    def _unconstrain_fn(self):
+        model = self.model
+        constrained = [
+            rv.type.clone(shape=self.rv_shapes[rv.name])(f"{rv.name}_draws") for rv in self.free_rvs
+        ]
+        to_placeholder = dict(zip(self.free_rvs, constrained, strict=True))
+        pieces = []
+        for rv, placeholder in zip(self.free_rvs, constrained, strict=True):
+            transform = model.rvs_to_transforms.get(rv)
+            value = (
+                placeholder
+                if transform is None
+                else transform.forward(placeholder, *rv.owner.inputs)
+            )
+            pieces.append(pt.cast(value, "float64").ravel())
+        flat = graph_replace(pt.concatenate(pieces), to_placeholder, strict=False)
+        batched_inputs = [
+            pt.tensor(
+                f"{rv.name}_batch", dtype=rv.type.dtype, shape=(None, *self.rv_shapes[rv.name])
+            )
+            for rv in self.free_rvs
+        ]
+        batched = vectorize_graph(flat, replace=dict(zip(constrained, batched_inputs, strict=True)))
+        return pytensor.function(batched_inputs, batched, on_unused_input="ignore")
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def log_terms(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(log prior, log-likelihood)`` at each row of ``theta`` (unconstrained, ``(n, dim)``).
+
+        The log prior includes the log-Jacobian of the transforms, so ``log prior + log L`` is the
+        unnormalised posterior density in the unconstrained space.
+        """
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if theta.ndim != 2 or theta.shape[1] != self.dim:
+            raise ValueError(f"theta must have shape (n, {self.dim}), got {theta.shape}.")
+        parts = [
+            self._log_terms_fn(theta[i : i + self._chunk])
+            for i in range(0, max(len(theta), 1), self._chunk)
+        ]
+        return (
+            np.concatenate([part[0] for part in parts]),
+            np.concatenate([part[1] for part in parts]),
+        )
+
+    def unconstrain(self, draws: dict[str, np.ndarray]) -> np.ndarray:
+        """Constrained draws ``{name: (n, *shape)}`` as the unconstrained ``(n, dim)`` matrix."""
+        return np.asarray(self._unconstrain_fn(*[draws[name] for name in self.names]))
+
+    def draws_from(self, dataset: xr.Dataset, sample_dims, group: str) -> dict[str, np.ndarray]:
+        """The model's free variables read from ``dataset`` as ``{name: (n_draws, *shape)}``.
+
+        Raises a ``ValueError`` naming each variable that is missing or whose shape does not match
+        the model.
+        """
+        missing = [name for name in self.names if name not in dataset.data_vars]
+        if missing:
+            raise ValueError(
+                f"The model's free variables {missing} are not in the {group!r} group (it has "
+                f"{list(dataset.data_vars)}): the draws do not come from this model."
+            )
+        draws = {}
+        for name in self.names:
+            flat = stacked_draws(dataset[name], sample_dims)
+            shape = self.rv_shapes[name]
+            if flat.shape[1] != int(np.prod(shape)):
+                other = [dim for dim in dataset[name].dims if dim not in sample_dims]
+                raise ValueError(
+                    f"Variable {name!r} has shape {tuple(dataset[name].sizes[d] for d in other)}"
+                    " per "
+                    f"draw in the {group!r} group but {shape} in the model: the draws do not come "
+                    "from this model."
+                )
+            draws[name] = flat.reshape(-1, *shape).astype(
+                self.free_rvs[self.names.index(name)].dtype
+            )
+        return draws
