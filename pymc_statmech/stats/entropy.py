@@ -1,0 +1,653 @@
+r"""Entropy of draws stored in ArviZ data: k-nearest-neighbour, Gaussian and discrete estimators.
+
+Every estimator returns a value and a Monte Carlo standard error, side by side along a dimension
+``estimate`` with coordinates ``["value", "error"]``. All values are in nats.
+
+The error is the Monte Carlo standard error of the estimate: how much it would move if the draws
+were drawn again (for MCMC, through the effective sample size of the quantity averaged). It does
+not include the estimator's bias, which for the k-nearest-neighbour estimators is of the same order
+or larger; the measured biases are listed in each docstring and in ``docs/information.md``.
+
+References
+----------
+.. [1] Kozachenko, L. F. and Leonenko, N. N. (1987). Sample estimate of the entropy of a random
+   vector. Problems of Information Transmission 23(2), 95-101.
+.. [2] Kraskov, A., Stögbauer, H. and Grassberger, P. (2004). Estimating mutual information.
+   Physical Review E 69, 066138.
+.. [3] Miller, G. (1955). Note on the bias of information estimates. In Information Theory in
+   Psychology, 95-100.
+.. [4] Nemenman, I., Shafee, F. and Bialek, W. (2002). Entropy and inference, revisited. NIPS 14.
+.. [5] Ahmed, N. A. and Gokhale, D. V. (1989). Entropy expressions and their estimators for
+   multivariate distributions. IEEE Transactions on Information Theory 35(3), 688-692.
+.. [6] Efron, B. and Stein, C. (1981). The jackknife estimate of variance. Annals of Statistics
+   9(3), 586-596.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from arviz_stats.base import array_stats
+from scipy import special
+from scipy.integrate import simpson
+from scipy.linalg import cho_factor, solve_triangular
+from scipy.spatial import cKDTree
+
+from pymc_statmech._data import (
+    SAMPLE_DIMS,
+    as_datatree,
+    check_sample_dims,
+    get_group,
+    select_vars,
+    stacked_draws,
+)
+
+__all__ = ["DEFAULT_K", "entropy"]
+
+DEFAULT_K = 4
+"""Default number of neighbours of the k-nearest-neighbour estimators."""
+
+ESTIMATE = ("value", "error")
+UNITS = "nat"
+ERROR_MEANING = (
+    "Monte Carlo standard error (uses the effective sample size); excludes the estimator's bias"
+)
+
+_CONTINUOUS = ("knn", "gaussian")
+_DISCRETE = ("plugin", "miller_madow", "nsb")
+
+
+# --------------------------------------------------------------------------------------------
+# The door: draws of one variable as an (n_draws, n_features) matrix, with what is needed to
+# report per-element results and errors.
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The draws of one variable: ``values`` is ``(n_draws, n_features)``."""
+
+    name: str
+    group: str
+    values: np.ndarray
+    chains: int
+    dims: tuple
+    shape: tuple
+    coords: dict
+
+    @property
+    def discrete(self) -> bool:
+        return is_discrete(self.values)
+
+    @property
+    def label(self) -> str:
+        return f"variable {self.name!r} in the {self.group!r} group"
+
+    def element(self, j: int) -> Draws:
+        """The draws of flat element ``j`` as a one-column ``Draws``."""
+        return Draws(
+            name=f"{self.name}{self.element_label(j)}",
+            group=self.group,
+            values=self.values[:, j : j + 1],
+            chains=self.chains,
+            dims=(),
+            shape=(),
+            coords={},
+        )
+
+    def element_label(self, j: int) -> str:
+        if not self.shape:
+            return ""
+        index = np.unravel_index(j, self.shape)
+        labels = []
+        for dim, i in zip(self.dims, index, strict=True):
+            coord = self.coords.get(dim)
+            labels.append(repr(coord.values[i].item()) if coord is not None else str(i))
+        return "[" + ", ".join(labels) + "]"
+
+
+def is_discrete(values: np.ndarray) -> bool:
+    return np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.bool_)
+
+
+def sample_dims_of(dataset: xr.Dataset, sample_dims, group: str) -> tuple:
+    """Validated sample dims, with ``chain`` first so that draws reshape to (chain, draw)."""
+    dims = check_sample_dims(dataset, sample_dims, group)
+    if "chain" in dims:
+        dims = ("chain", *(dim for dim in dims if dim != "chain"))
+    return dims
+
+
+def draws_of(dataset: xr.Dataset, name: str, group: str, sample_dims: tuple) -> Draws:
+    array = dataset[name]
+    missing = [dim for dim in sample_dims if dim not in array.dims]
+    if missing:
+        raise ValueError(
+            f"Variable {name!r} in the {group!r} group lacks the sample dimension(s) {missing}; "
+            f"its dimensions are {list(array.dims)}."
+        )
+    other = tuple(dim for dim in array.dims if dim not in sample_dims)
+    values = stacked_draws(array, sample_dims)
+    if np.issubdtype(values.dtype, np.bool_):
+        values = values.astype(np.int64)
+    chains = array.sizes[sample_dims[0]] if len(sample_dims) > 1 else 1
+    coords = {
+        key: coord
+        for key, coord in array.coords.items()
+        if not set(coord.dims) & set(sample_dims) and key not in sample_dims
+    }
+    return Draws(
+        name=name,
+        group=group,
+        values=values,
+        chains=int(chains),
+        dims=other,
+        shape=tuple(array.sizes[dim] for dim in other),
+        coords=coords,
+    )
+
+
+def resolve_group(tree: xr.DataTree, group: str, hint: str = "") -> xr.Dataset:
+    return get_group(tree, group, hint)
+
+
+def check_method(method: str, valid: tuple, function: str) -> str:
+    if method not in valid:
+        raise ValueError(
+            f"method={method!r} is not a method of {function}; use one of {', '.join(valid)}."
+        )
+    return method
+
+
+def check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a positive integer (number of neighbours), not {k!r}.")
+    return int(k)
+
+
+def check_finite(draws: Draws) -> None:
+    """NaN or infinite draws raise an error naming the variable."""
+    if draws.discrete:
+        return
+    bad = ~np.isfinite(draws.values)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"The {draws.label} has non-finite (NaN or infinite) values in {rows.size} of its "
+            f"{draws.values.shape[0]} draws (first at flat draw {rows[0]}); the estimators need "
+            "finite draws. Drop the variable with var_names= or remove the affected draws."
+        )
+
+
+def check_count(draws: Draws, need: int, method: str, why: str) -> None:
+    n = draws.values.shape[0]
+    if n < need:
+        raise ValueError(
+            f"The {draws.label} has {n} draws; method {method!r} needs at least {need} ({why})."
+        )
+
+
+def column_scales(draws: Draws, values: np.ndarray | None = None) -> np.ndarray:
+    """Per-column standard deviations; a zero one raises an error naming the element."""
+    x = draws.values if values is None else values
+    scale = x.std(axis=0)
+    zero = np.flatnonzero(scale == 0)
+    if zero.size:
+        where = ", ".join(f"{draws.name}{draws.element_label(j)}" for j in zero[:5])
+        raise ValueError(
+            f"The {draws.label} has zero variance (every draw equal) in {where}: a point mass has "
+            "differential entropy -inf and zero neighbour distances. Drop it with var_names= "
+            "(or use a discrete method if it is a discrete quantity)."
+        )
+    return scale
+
+
+# --------------------------------------------------------------------------------------------
+# Monte Carlo error from per-draw terms and the effective sample size.
+
+
+def effective_sample_size(terms: np.ndarray, chains: int) -> float:
+    """ESS of the mean of ``terms`` (chain-major), ``arviz_stats``' ``"mean"`` method."""
+    n = terms.shape[0]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ess = array_stats.ess(terms.reshape(chains, -1), chain_axis=0, draw_axis=1, method="mean")
+    ess = float(ess)
+    return ess if np.isfinite(ess) and ess > 0 else float(n)
+
+
+def mc_variance(terms: np.ndarray, chains: int) -> tuple[float, float]:
+    """(variance of the mean of ``terms``, ESS): ``var(terms) / ESS``."""
+    n = terms.shape[0]
+    var = float(terms.var())
+    if not np.isfinite(var) or var == 0.0:
+        return 0.0, float(n)
+    ess = effective_sample_size(terms, chains)
+    return var / ess, ess
+
+
+def estimate_array(value, error, dims=(), coords=None, attrs=None, name=None) -> xr.DataArray:
+    """A DataArray with the trailing ``estimate`` dimension (``value``, ``error``)."""
+    data = np.stack([np.asarray(value, float), np.asarray(error, float)], axis=-1)
+    return xr.DataArray(
+        data,
+        dims=(*dims, "estimate"),
+        coords={**(coords or {}), "estimate": list(ESTIMATE)},
+        attrs=dict(attrs or {}),
+        name=name,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Continuous estimators.
+
+
+def log_unit_ball(d: int) -> float:
+    """Log volume of the Euclidean unit ball in R^d."""
+    return 0.5 * d * np.log(np.pi) - special.gammaln(0.5 * d + 1.0)
+
+
+def duplicate_error(draws: Draws, count: int, k: int) -> ValueError:
+    return ValueError(
+        f"{count} draws of the {draws.label} coincide exactly with {k} or more other draws, so "
+        f"their k-th neighbour distance (k={k}) is zero and the kNN entropy would be -inf. "
+        "Repeated draws come from rejected Metropolis proposals or a discrete quantity stored "
+        "as float: use method='gaussian', a larger k, draws without repeats, or (for a "
+        "discrete quantity) integer draws and a discrete method."
+    )
+
+
+def warn_duplicates(draws: Draws, count: int) -> None:
+    warnings.warn(
+        f"{count} draws of the {draws.label} coincide exactly with another draw (repeated "
+        "draws, e.g. rejected Metropolis proposals); the kNN estimate is biased low.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def knn_entropy(draws: Draws, k: int) -> tuple[float, float, float]:
+    r"""Kozachenko-Leonenko entropy, its jackknife standard error and the ESS.
+
+    Columns are scaled to unit standard deviation first (the log scales are added back exactly).
+    """
+    check_count(draws, k + 2, "knn", f"k={k} neighbours of each draw and one more")
+    x = draws.values.astype(float)
+    n, d = x.shape
+    scale = column_scales(draws, x)
+    z = x / scale
+    dist, index = cKDTree(z).query(z, k=k + 2)
+    rk, rk1 = dist[:, k], dist[:, k + 1]
+    if (rk == 0).any():
+        raise duplicate_error(draws, int((rk == 0).sum()), k)
+    if (dist[:, 1] == 0).any():
+        warn_duplicates(draws, int((dist[:, 1] == 0).sum()))
+    log_rk = np.log(rk)
+    total = log_rk.sum()
+    const = np.log(scale).sum() + log_unit_ball(d) - special.digamma(k)
+    value = special.digamma(n) + const + d * total / n
+    # Leave-one-out: removing draw j drops its own term and moves the k-th neighbour of every
+    # draw that had j among its k nearest to its (k+1)-th.
+    shift = np.bincount(
+        index[:, 1 : k + 1].ravel(), weights=np.repeat(np.log(rk1 / rk), k), minlength=n
+    )
+    loo = special.digamma(n - 1) + const + d * (total - log_rk + shift) / (n - 1)
+    pseudo = n * value - (n - 1) * loo
+    var, ess = mc_variance(pseudo, draws.chains)
+    return float(value), float(np.sqrt(var)), ess
+
+
+def wishart_log_det_bias(n: int, d: int) -> float:
+    r""":math:`E[\log\det S] - \log\det\Sigma` for the sample covariance ``S`` of ``n`` draws."""
+    i = np.arange(1, d + 1)
+    return float(special.digamma((n - i) / 2.0).sum() + d * np.log(2.0 / (n - 1)))
+
+
+def wishart_log_det_variance(n: int, d: int) -> float:
+    r""":math:`\mathrm{Var}[\log\det S]` for the sample covariance of ``n`` Gaussian draws."""
+    i = np.arange(1, d + 1)
+    return float(special.polygamma(1, (n - i) / 2.0).sum())
+
+
+@dataclass(frozen=True)
+class GaussianFit:
+    """Mean, covariance Cholesky factor and log-determinant of a sample."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    chol: np.ndarray
+    log_det: float
+    centred: np.ndarray
+
+    def mahalanobis(self, x: np.ndarray) -> np.ndarray:
+        w = solve_triangular(self.chol, (x - self.mean).T, lower=True)
+        return (w**2).sum(axis=0)
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        w = solve_triangular(self.chol, b, lower=True)
+        return solve_triangular(self.chol.T, w, lower=False)
+
+
+def gaussian_fit(draws: Draws, values: np.ndarray | None = None) -> GaussianFit:
+    x = (draws.values if values is None else values).astype(float)
+    n = x.shape[0]
+    scale = column_scales(draws, x)
+    mean = x.mean(axis=0)
+    centred = x - mean
+    z = centred / scale
+    corr = z.T @ z / (n - 1)
+    try:
+        chol_z, _ = cho_factor(corr, lower=True)
+        chol_z = np.tril(chol_z)
+        singular = np.min(np.diag(chol_z)) ** 2 < 1e-10
+    except np.linalg.LinAlgError:
+        singular = True
+    if singular:
+        raise ValueError(
+            f"The sample covariance of the {draws.label} is singular: its components are "
+            "(nearly) linearly dependent, e.g. a Deterministic of other variables or a "
+            "constrained vector such as a simplex. Select free components with var_names= or "
+            "joint=False."
+        )
+    chol = chol_z * scale[:, None]
+    log_det = 2.0 * np.log(np.diag(chol)).sum()
+    return GaussianFit(mean, corr * np.outer(scale, scale), chol, float(log_det), centred)
+
+
+def gaussian_entropy(draws: Draws) -> tuple[float, float, float]:
+    r"""Gaussian entropy with the exact Wishart bias correction; error and ESS."""
+    n, d = draws.values.shape
+    check_count(draws, d + 2, "gaussian", f"a nonsingular covariance of {d} components")
+    fit = gaussian_fit(draws)
+    log_det = fit.log_det - wishart_log_det_bias(n, d)
+    value = 0.5 * d * (1.0 + np.log(2.0 * np.pi)) + 0.5 * log_det
+    # The influence of a draw on log det S is its squared Mahalanobis distance (minus d): its
+    # ESS scales the exact i.i.d. variance.
+    ess = effective_sample_size(fit.mahalanobis(draws.values.astype(float)), draws.chains)
+    var = 0.25 * wishart_log_det_variance(n, d) * n / ess
+    return float(value), float(np.sqrt(var)), ess
+
+
+# --------------------------------------------------------------------------------------------
+# Discrete estimators.
+
+
+def states(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the joint states of the rows of ``values`` and the count of each state."""
+    if values.shape[1] == 1:
+        _, inverse, counts = np.unique(values[:, 0], return_inverse=True, return_counts=True)
+    else:
+        _, inverse, counts = np.unique(values, axis=0, return_inverse=True, return_counts=True)
+    return inverse.ravel(), counts
+
+
+def _nsb_prior_log_density(beta: np.ndarray, n_states: float) -> np.ndarray:
+    r""":math:`\log d\xi/d\beta`, :math:`\xi(\beta) = \psi(K\beta + 1) - \psi(\beta + 1)`."""
+    K = n_states
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exact = K * special.polygamma(1, K * beta + 1.0) - special.polygamma(1, beta + 1.0)
+        # For large beta the difference cancels: use the asymptotic series of the trigamma
+        # function, each order of which is written without cancellation.
+        x1, x2 = K * beta + 1.0, beta + 1.0
+        series = (
+            (K - 1.0) / (x1 * x2)
+            + (K - 1.0) * (1.0 - K * beta**2) / (2.0 * x1**2 * x2**2)
+            + (K - 1.0)
+            * (1.0 - 3.0 * K * beta**2 - K * (K + 1.0) * beta**3)
+            / (6.0 * x1**3 * x2**3)
+        )
+        return np.log(np.where(beta > 1e3, series, exact))
+
+
+def nsb_entropy(counts: np.ndarray, n_states: int) -> float:
+    r"""Posterior mean entropy under the NSB mixture of symmetric Dirichlet priors.
+
+    The concentration :math:`\beta` is integrated numerically over :math:`u = \log\beta` with
+    weight :math:`\beta\, \xi'(\beta)\, p(n \mid \beta)`; the integrand depends on the counts only
+    through their histogram.
+    """
+    K = float(n_states)
+    if n_states <= 1:
+        return 0.0
+    counts = np.asarray(counts, dtype=float)
+    N = counts.sum()
+    value_of_count, multiplicity = np.unique(counts, return_counts=True)
+    m = counts.size
+
+    def log_weight(u: np.ndarray) -> np.ndarray:
+        beta = np.exp(u)
+        # log p(n | beta) = sum_i [lgamma(n_i + b) - lgamma(b)] + lgamma(K b) - lgamma(N + K b),
+        # written with betaln (accurate for large beta).
+        loglik = (
+            multiplicity
+            * (special.gammaln(value_of_count) - special.betaln(beta[:, None], value_of_count))
+        ).sum(axis=1) - (special.gammaln(N) - special.betaln(K * beta, N))
+        return u + _nsb_prior_log_density(beta, K) + loglik
+
+    def mean_entropy(u: np.ndarray) -> np.ndarray:
+        beta = np.exp(u)
+        total = N + K * beta
+        observed = (
+            multiplicity
+            * (value_of_count + beta[:, None])
+            * special.digamma(value_of_count + beta[:, None] + 1.0)
+        ).sum(axis=1)
+        unobserved = (K - m) * beta * special.digamma(beta + 1.0)
+        return special.digamma(total + 1.0) - (observed + unobserved) / total
+
+    coarse = np.linspace(-25.0, 25.0, 1001)
+    lw = log_weight(coarse)
+    keep = np.flatnonzero(lw > np.max(lw) - 40.0)
+    lo = coarse[max(keep[0] - 1, 0)]
+    hi = coarse[min(keep[-1] + 1, coarse.size - 1)]
+    fine = np.linspace(lo, hi, 4001)
+    lw = log_weight(fine)
+    w = np.exp(lw - lw.max())
+    return float(simpson(w * mean_entropy(fine), x=fine) / simpson(w, x=fine))
+
+
+def discrete_entropy(draws: Draws, method: str, n_states) -> tuple[float, float, float, int]:
+    """Plug-in, Miller-Madow or NSB entropy of the joint states; delta-method error; ESS; K."""
+    inverse, counts = states(draws.values)
+    n = inverse.size
+    m = counts.size
+    log_p = np.log(counts) - np.log(n)
+    plugin = float(-(counts * log_p).sum() / n)
+    var, ess = mc_variance(-log_p[inverse], draws.chains)
+    K = m
+    if method == "plugin":
+        value = plugin
+    elif method == "miller_madow":
+        value = plugin + (m - 1) / (2.0 * n)
+    else:
+        if n_states is not None:
+            K = int(n_states)
+            if K < m:
+                raise ValueError(
+                    f"n_states={n_states} is smaller than the {m} distinct states observed for "
+                    f"the {draws.label}; pass the number of possible (joint) states, or None."
+                )
+        value = nsb_entropy(counts, K)
+    return value, float(np.sqrt(var)), ess, K
+
+
+def resolve_method(method: str, draws: Draws, function: str) -> str:
+    if method == "auto":
+        return "miller_madow" if draws.discrete else "knn"
+    return method
+
+
+def _entropy_one(draws: Draws, method: str, k: int, n_states) -> tuple[float, float, dict]:
+    check_finite(draws)
+    attrs: dict = {"method": method}
+    if method == "knn":
+        value, error, ess = knn_entropy(draws, k)
+        attrs["k"] = k
+    elif method == "gaussian":
+        value, error, ess = gaussian_entropy(draws)
+    else:
+        value, error, ess, K = discrete_entropy(draws, method, n_states)
+        if method == "nsb":
+            attrs["n_states"] = K
+    attrs["ess"] = ess
+    return value, error, attrs
+
+
+def entropy(
+    data,
+    var_names=None,
+    group: str = "posterior",
+    method: str = "auto",
+    *,
+    joint: bool = True,
+    k: int = DEFAULT_K,
+    n_states: int | None = None,
+    sample_dims=SAMPLE_DIMS,
+) -> xr.Dataset:
+    r"""Entropy of the draws of each variable, in nats, with a Monte Carlo standard error.
+
+    A variable's draws are points: a vector variable with non-sample dims of total size
+    :math:`d` gives points in :math:`\mathbb R^d` (or joint state tuples if discrete), and by
+    default its entropy is the **joint** entropy of those points.
+
+    Parameters
+    ----------
+    data : xarray.DataTree, InferenceData or xarray.Dataset
+        A Dataset is taken as the ``posterior`` group.
+    var_names : str or list of str, optional
+        Variables of ``group``; default all.
+    group : str, default "posterior"
+    method : {"auto", "knn", "gaussian", "plugin", "miller_madow", "nsb"}
+        ``"auto"`` takes ``"miller_madow"`` for integer or boolean draws and ``"knn"`` for floats.
+
+        * ``"knn"``, Kozachenko-Leonenko [1]_ [2]_:
+          :math:`\hat H = \psi(n) - \psi(k) + \log V_d + \frac dn \sum_i \log\rho_k(i)`,
+          with :math:`\rho_k(i)` the Euclidean distance from draw :math:`i` to its k-th nearest
+          other draw and :math:`V_d = \pi^{d/2}/\Gamma(d/2+1)`. Each component is first scaled
+          to unit standard deviation (the log scales are added back exactly), so the result does
+          not depend on units. Repeated draws are warned about; a zero k-th neighbour distance
+          (k or more copies of a draw) raises an error.
+        * ``"gaussian"``: the entropy of the fitted Gaussian,
+          :math:`\frac d2(1 + \log 2\pi) + \frac12\log\det\Sigma`, with :math:`\log\det\Sigma`
+          estimated without bias from the sample covariance :math:`S` (divisor :math:`n - 1`)
+          through :math:`E[\log\det S] = \log\det\Sigma + \sum_{i=1}^d \psi(\frac{n-i}2) +
+          d\log\frac2{n-1}` [5]_. Exact for Gaussian draws; a bound from above otherwise (the
+          Gaussian has the largest entropy for a given covariance).
+        * ``"plugin"``: :math:`-\sum_s \hat p_s\log\hat p_s` over the observed (joint) states.
+        * ``"miller_madow"``: plug-in plus :math:`(m - 1)/(2n)`, :math:`m` the number of
+          observed states [3]_.
+        * ``"nsb"``: the posterior mean of the entropy under the Nemenman-Shafee-Bialek mixture
+          of symmetric Dirichlet priors over the :math:`K` possible states [4]_, the mixture
+          weight making the prior on the entropy flat; the concentration is integrated
+          numerically.
+    joint : bool, default True
+        ``False`` gives one entropy per element, keeping the variable's dims and coords.
+    k : int, default 4
+        Neighbours of the kNN estimator.
+    n_states : int, optional
+        :math:`K`, the number of possible (joint) states, for ``"nsb"``. Default: the number of
+        distinct states observed, which makes NSB a correction for the states seen only; pass
+        the true :math:`K` when it is known (for a joint state, the product of the elements'
+        cardinalities).
+    sample_dims : sequence of str, default ("chain", "draw")
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per input variable, with a trailing dimension ``estimate`` =
+        ``["value", "error"]``; per-element results keep the variable's other dims and coords.
+        ``attrs`` record ``method``, ``k`` (kNN), ``n_states`` (NSB), ``ess`` and
+        ``units="nat"``.
+
+    Notes
+    -----
+    **The error** is a Monte Carlo standard error: the standard deviation of per-draw terms
+    over the square root of their effective sample size (``arviz_stats`` ESS of the mean, which
+    accounts for autocorrelated MCMC draws). It does not include the estimator's bias.
+
+    * kNN: the terms are the leave-one-out (jackknife) pseudo-values
+      :math:`n\hat H - (n-1)\hat H_{-j}` [6]_, computed exactly from the (k+1)-th neighbour
+      distances. The naive per-draw terms :math:`\psi(n) - \psi(k) + \log V_d + d\log\rho_k(i)`
+      share neighbours and understate the error (by 16% at d=5, n=4000, k=4); the jackknife
+      overstates it by about 10% (measured over 200 seeds, see ``docs/information.md``).
+    * Gaussian: the exact i.i.d. variance :math:`\frac14\sum_i\psi_1(\frac{n-i}2)` of the
+      log-determinant times :math:`n/\mathrm{ESS}` of the squared Mahalanobis distances (the
+      influence of a draw on :math:`\log\det S`).
+    * Discrete: the delta method, :math:`(E[\log^2\hat p] - \hat H^2)/n_\mathrm{eff}`, i.e. the
+      terms :math:`-\log\hat p(x_i)`, for all three discrete methods.
+
+    **Bias** (measured, mean over 200 seeds; standard Gaussians, ``k=4``): kNN
+    :math:`-0.066` nats at d=5 and n=4000 draws (:math:`-0.24` at d=10), about
+    :math:`-0.003` at d=1. The kNN estimate is biased low in higher dimensions and also when
+    consecutive MCMC draws sit closer than typical neighbours (strong autocorrelation in many
+    dimensions); thin such chains. Gaussian: unbiased for Gaussian draws. Plug-in: biased low
+    by about :math:`(m-1)/(2n)`, which Miller-Madow removes to first order; NSB is much less
+    biased when :math:`n` is not large compared with :math:`K`.
+
+    Examples
+    --------
+    A standard normal vector in 3 dimensions has entropy
+    :math:`\frac32\log(2\pi e) = 4.2568` nats:
+
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from pymc_statmech.stats import entropy
+    >>> rng = np.random.default_rng(0)
+    >>> theta = rng.normal(size=(2, 1000, 3))
+    >>> tree = xr.DataTree.from_dict(
+    ...     {"posterior": xr.Dataset({"theta": (("chain", "draw", "dim"), theta)})}
+    ... )
+    >>> h = entropy(tree)
+    >>> h["theta"].values.round(2)  # [value, error]
+    array([4.2 , 0.04])
+    >>> h["theta"].attrs["method"], h["theta"].attrs["k"]
+    ('knn', 4)
+    >>> entropy(tree, method="gaussian")["theta"].values.round(2)
+    array([4.24, 0.03])
+    >>> entropy(tree, joint=False)["theta"].sel(estimate="value").values.round(2)
+    array([1.42, 1.4 , 1.41])
+    """
+    tree = as_datatree(data)
+    dataset = resolve_group(tree, group)
+    dims = sample_dims_of(dataset, sample_dims, group)
+    names = select_vars(dataset, var_names, group)
+    check_method(method, ("auto", *_CONTINUOUS, *_DISCRETE), "entropy")
+    k = check_k(k)
+    out = {}
+    for name in names:
+        draws = draws_of(dataset, name, group, dims)
+        chosen = resolve_method(method, draws, "entropy")
+        out[name] = _per_variable(
+            draws,
+            chosen,
+            joint,
+            functools.partial(_entropy_one, method=chosen, k=k, n_states=n_states),
+        )
+    result = xr.Dataset(out)
+    result.attrs.update(units=UNITS, group=group, error=ERROR_MEANING)
+    return result
+
+
+def _per_variable(draws: Draws, method: str, joint: bool, estimate) -> xr.DataArray:
+    """Joint estimate of a variable, or one per element keeping its dims and coords."""
+    if joint or not draws.shape:
+        value, error, attrs = estimate(draws)
+        return estimate_array(value, error, attrs={**attrs, "units": UNITS})
+    n_elements = draws.values.shape[1]
+    values = np.empty(n_elements)
+    errors = np.empty(n_elements)
+    attrs: dict = {}
+    for j in range(n_elements):
+        values[j], errors[j], attrs = estimate(draws.element(j))
+    attrs.pop("ess", None)
+    attrs.pop("n_states", None)
+    return estimate_array(
+        values.reshape(draws.shape),
+        errors.reshape(draws.shape),
+        dims=draws.dims,
+        coords=draws.coords,
+        attrs={**attrs, "method": method, "units": UNITS},
+    )
