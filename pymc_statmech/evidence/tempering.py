@@ -9,6 +9,9 @@ stepping-stone sampling integrate.
 
 from __future__ import annotations
 
+import warnings
+
+import cloudpickle
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -76,17 +79,11 @@ def tempered_model(model: pm.Model) -> pm.Model:
 
 def _sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
     """NUTS (or PyMC's default step assignment) at one inverse temperature; runs in a worker."""
+    options = {"progressbar": False, "compute_convergence_checks": False, **sample_kwargs}
     with model:
         pm.set_data({BETA_DATA: float(beta)})
         tree = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            var_names=names,
-            progressbar=False,
-            compute_convergence_checks=False,
-            **sample_kwargs,
+            draws=draws, tune=tune, chains=chains, random_seed=seed, var_names=names, **options
         )
     posterior = tree["posterior"].to_dataset()[names]
     stats = tree["sample_stats"].to_dataset()
@@ -103,11 +100,20 @@ def _sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
     return posterior, diverging.astype(bool)
 
 
+def _sample_pickled_rung(model_bytes, *args):
+    """:func:`_sample_rung` on a cloudpickled model: any Executor can send it, even one that
+    pickles with the standard library (PyMC models need cloudpickle)."""
+    return _sample_rung(cloudpickle.loads(model_bytes), *args)
+
+
 def _prior_rung(model, draws, chains, seed, names):
     """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...)."""
-    prior = pm.sample_prior_predictive(
-        draws=chains * draws, var_names=names, model=model, random_seed=seed
-    )["prior"].to_dataset()
+    with warnings.catch_warnings():
+        # Potentials are likelihood terms here: the prior rung is right to leave them out
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        prior = pm.sample_prior_predictive(
+            draws=chains * draws, var_names=names, model=model, random_seed=seed
+        )["prior"].to_dataset()
     variables = {}
     for name in names:
         array = prior[name].squeeze("chain", drop=True)
@@ -230,10 +236,11 @@ def sample_power_posteriors(
                 )
                 progress.advance(task)
         else:
+            model_bytes = cloudpickle.dumps(tempered)
             futures = {
                 k: executor.submit(
-                    _sample_rung,
-                    tempered,
+                    _sample_pickled_rung,
+                    model_bytes,
                     betas[k],
                     draws,
                     tune,

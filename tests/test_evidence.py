@@ -1,0 +1,425 @@
+"""The evidence as a free energy, against analytic evidences.
+
+References: the conjugate evidences of ``psm`` (themselves checked against quadrature in
+test_conjugate.py) and direct Gaussian formulas via scipy. Tolerances: bridge within
+max(0.02, 3 x its reported error), stepping-stone and corrected TI within 0.05 nats (the issue's
+acceptance figures); estimator-only tests use exact draws so their error is known.
+"""
+
+import cloudpickle
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+import scipy.stats
+import xarray as xr
+from scipy.special import betaln, gammaln
+
+import pymc_statmech as psm
+from pymc_statmech.evidence.estimators import EvidenceWarning
+from pymc_statmech.evidence.tempering import BETA_DATA, tempered_model
+
+RNG = np.random.default_rng(20261125)
+SAMPLE = {"progressbar": False, "compute_convergence_checks": False}
+
+# -- the analytic models ------------------------------------------------------------------------
+
+Y_NORMAL = RNG.normal(1.0, 1.0, size=20)
+SIGMA0, SIGMA = 2.0, 1.0
+
+X_REG = RNG.normal(size=(30, 3))
+W_TRUE = np.array([0.5, -1.0, 2.0])
+Y_REG = X_REG @ W_TRUE + RNG.normal(0, 0.5, size=30)
+TAU, NOISE = 1.5, 0.5
+
+N_TRIALS, K_SUCCESS, A_BETA, B_BETA = 40, 29, 2.0, 3.0
+
+D10 = 10
+_A = RNG.normal(size=(D10, D10))
+COV0 = _A @ _A.T / D10 + 0.5 * np.eye(D10)
+_B = RNG.normal(size=(D10, D10))
+COV_L = _B @ _B.T / D10 + 0.3 * np.eye(D10)
+Y10 = RNG.multivariate_normal(np.zeros(D10), COV0 + COV_L)
+
+
+def normal_model():
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, SIGMA0)
+        pm.Normal("y", mu, SIGMA, observed=Y_NORMAL)
+    exact = float(psm.normal_normal(0.0, SIGMA0, Y_NORMAL, sigma=SIGMA).log_evidence.eval())
+    return model, exact
+
+
+def regression_model():
+    with pm.Model() as model:
+        w = pm.Normal("w", 0.0, TAU, shape=3)
+        pm.Normal("y", pm.math.dot(X_REG, w), NOISE, observed=Y_REG)
+    cov = NOISE**2 * np.eye(len(Y_REG)) + TAU**2 * X_REG @ X_REG.T
+    return model, float(scipy.stats.multivariate_normal(np.zeros(len(Y_REG)), cov).logpdf(Y_REG))
+
+
+def beta_binomial_model():
+    with pm.Model() as model:
+        p = pm.Beta("p", A_BETA, B_BETA)
+        pm.Binomial("k", N_TRIALS, p, observed=K_SUCCESS)
+    exact = float(psm.beta_binomial(A_BETA, B_BETA, K_SUCCESS, n=N_TRIALS).log_evidence.eval())
+    # the direct formula, so the reference does not rest on one implementation
+    direct = (
+        gammaln(N_TRIALS + 1)
+        - gammaln(K_SUCCESS + 1)
+        - gammaln(N_TRIALS - K_SUCCESS + 1)
+        + betaln(K_SUCCESS + A_BETA, N_TRIALS - K_SUCCESS + B_BETA)
+        - betaln(A_BETA, B_BETA)
+    )
+    assert exact == pytest.approx(direct, abs=1e-10)
+    return model, exact
+
+
+def gaussian10_model():
+    with pm.Model() as model:
+        theta = pm.MvNormal("theta", np.zeros(D10), cov=COV0)
+        pm.MvNormal("y", theta, cov=COV_L, observed=Y10)
+    exact = float(scipy.stats.multivariate_normal(np.zeros(D10), COV0 + COV_L).logpdf(Y10))
+    return model, exact
+
+
+MODELS = {
+    "normal_mean": normal_model,
+    "regression": regression_model,
+    "beta_binomial": beta_binomial_model,
+    "gaussian_10d": gaussian10_model,
+}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def sampled(request):
+    model, exact = MODELS[request.param]()
+    with model:
+        idata = pm.sample(1000, tune=1000, chains=4, random_seed=11, **SAMPLE)
+    return model, exact, idata
+
+
+def test_bridge_matches_analytic_evidence(sampled):
+    model, exact, idata = sampled
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EvidenceWarning)
+        result = psm.free_energy(idata, model, random_seed=3)
+    assert result.method == "bridge"
+    assert 0 < result.error < 0.02
+    assert abs(result.log_evidence - exact) < max(0.02, 3 * result.error)
+    assert result.free_energy == -result.log_evidence
+    # F = U + KL, and the per-chain estimates are there and agree
+    assert result.free_energy == pytest.approx(result.energy + result.kl, abs=1e-12)
+    assert result.kl > 0
+    assert result.per_chain.shape == (4,)
+
+
+def test_information_gain_identity_on_normal_mean():
+    """KL(post || prior) of the conjugate normal model in closed form vs F - U."""
+    model, exact = normal_model()
+    with model:
+        idata = pm.sample(1000, tune=500, chains=2, random_seed=5, **SAMPLE)
+    result = psm.free_energy(idata, model, random_seed=1, check_prior=False)
+    n = len(Y_NORMAL)
+    post_var = 1 / (1 / SIGMA0**2 + n / SIGMA**2)
+    post_mean = post_var * Y_NORMAL.sum() / SIGMA**2
+    kl = 0.5 * (post_var / SIGMA0**2 + post_mean**2 / SIGMA0**2 - 1 - np.log(post_var / SIGMA0**2))
+    assert abs(result.kl - kl) < 4 * result.kl_error
+
+
+def test_laplace_is_exact_for_a_gaussian_posterior():
+    model, exact = gaussian10_model()
+    result = psm.free_energy(None, model, method="laplace")
+    assert result.log_evidence == pytest.approx(exact, abs=1e-6)
+    assert not result.is_estimate and np.isnan(result.error)
+
+
+# -- ladder estimators on exact power-posterior draws ---------------------------------------------
+
+
+def _exact_ladder(betas, n_draws, seed, chains=2):
+    """Exact draws from the power posteriors of the normal-mean model (Gaussian at every beta)."""
+    rng = np.random.default_rng(seed)
+    n, s = len(Y_NORMAL), Y_NORMAL.sum()
+    precision = 1 / SIGMA0**2 + betas * n / SIGMA**2
+    mean = betas * s / SIGMA**2 / precision
+    mu = (
+        mean[:, None, None]
+        + rng.standard_normal((len(betas), chains, n_draws)) / np.sqrt(precision)[:, None, None]
+    )
+    log_likelihood = scipy.stats.norm(mu[..., None], SIGMA).logpdf(Y_NORMAL).sum(-1)
+    tempering = xr.Dataset(
+        {"log_likelihood": (("beta", "chain", "draw"), log_likelihood)},
+        coords={"beta": betas},
+        attrs={"exact_prior_rung": 1},
+    )
+    return xr.DataTree.from_dict({"tempering": tempering})
+
+
+@pytest.mark.parametrize("method", ["stepping_stone", "ti"])
+def test_ladder_estimators_on_exact_draws(method):
+    _, exact = normal_model()
+    tree = _exact_ladder(psm.default_ladder(32), 2000, seed=1)
+    result = psm.free_energy(tree, method=method)
+    assert abs(result.log_evidence - exact) < 0.05
+    assert abs(result.log_evidence - exact) < 4 * result.error + 0.01
+    assert result.curve.beta.shape == (32,)
+
+
+def test_ti_correction_fixes_the_coarse_ladder():
+    """On 6 rungs the plain trapezoid is off by more than 0.1 nats; the Friel-Hurn-Wyse correction
+    removes most of it (the issue measured the plain rule 1.4 nats off on coarse ladders)."""
+    _, exact = normal_model()
+    tree = _exact_ladder(psm.default_ladder(6), 20000, seed=2)
+    result = psm.free_energy(tree, method="ti")
+    plain_error = abs(result.diagnostics["plain_trapezoid"] - exact)
+    assert plain_error > 0.1
+    assert abs(result.log_evidence - exact) < plain_error / 3
+
+
+def test_error_estimates_are_honest_on_exact_ladders():
+    """The spread of independent stepping-stone estimates matches the reported error."""
+    results = [
+        psm.free_energy(_exact_ladder(psm.default_ladder(16), 300, seed=s), method="stepping_stone")
+        for s in range(40)
+    ]
+    estimates = np.array([r.log_evidence for r in results])
+    reported = np.mean([r.error for r in results])
+    # the sample sd of 40 estimates is within about +-25% of the truth (chi-square, 3 sigma)
+    assert 0.7 < estimates.std(ddof=1) / reported < 1.4
+
+
+# -- power posteriors end to end --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def beta_binomial_ladder():
+    model, exact = beta_binomial_model()
+    tree = psm.sample_power_posteriors(
+        model, betas=16, draws=1000, tune=500, chains=2, random_seed=7, progressbar=False
+    )
+    return model, exact, tree
+
+
+def test_power_posteriors_match_analytic_evidence(beta_binomial_ladder):
+    model, exact, tree = beta_binomial_ladder
+    assert tree["tempering"].attrs["exact_prior_rung"] == 1
+    assert tree["posterior"]["p"].dims == ("beta", "chain", "draw")
+    for method in ("stepping_stone", "ti"):
+        result = psm.free_energy(tree, method=method)
+        assert abs(result.log_evidence - exact) < 0.05, method
+    assert psm.free_energy(tree).method == "stepping_stone"
+
+
+def test_power_posterior_rungs_have_the_tempered_mean(beta_binomial_ladder):
+    """At beta the power posterior is Beta(a + beta k, b + beta (n - k)): the sampled mean agrees
+    within 4 MCSE on every rung (so each rung really sampled its own beta)."""
+    _, _, tree = beta_binomial_ladder
+    p = tree["posterior"]["p"]
+    for beta in p["beta"].values:
+        draws = p.sel(beta=beta).values
+        a, b = A_BETA + beta * K_SUCCESS, B_BETA + beta * (N_TRIALS - K_SUCCESS)
+        ess = psm.evidence.estimators._ess_of_mean(draws)
+        assert abs(draws.mean() - a / (a + b)) < 4 * draws.std() / np.sqrt(ess), beta
+
+
+def test_log_likelihood_includes_potentials():
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 1)
+        pm.Normal("y", mu, 1, observed=[0.5, 1.5])
+        pm.Potential("soft", -0.5 * (mu - 2.0) ** 2)
+    tree = psm.sample_power_posteriors(
+        model, betas=[0.0, 0.5, 1.0], draws=50, tune=50, random_seed=1, progressbar=False
+    )
+    mu = tree["posterior"]["mu"].values
+    expected = scipy.stats.norm(mu[..., None], 1).logpdf([0.5, 1.5]).sum(-1) - 0.5 * (mu - 2.0) ** 2
+    np.testing.assert_allclose(tree["tempering"]["log_likelihood"].values, expected, rtol=1e-12)
+
+
+def test_beta_travels_with_a_pickled_model():
+    """beta is a pm.Data inside the model: a pickled copy set to beta = 0.25 evaluates
+    log p + 0.25 log L (a shared variable sent beside the model would be copied and stay 1)."""
+    model, _ = normal_model()
+    copy = cloudpickle.loads(cloudpickle.dumps(tempered_model(model)))
+    with copy:
+        pm.set_data({BETA_DATA: 0.25})
+    point = {"mu": 0.7}
+    logp = copy.compile_logp()(point)
+    # the untempered model's own terms (scipy agrees only to PyMC's float32 constants, ~1e-9)
+    log_prior = model.compile_logp(vars=model.free_RVs)(point)
+    log_likelihood = model.compile_logp(vars=model.observed_RVs)(point)
+    assert logp == pytest.approx(log_prior + 0.25 * log_likelihood, rel=1e-13)
+    assert log_likelihood == pytest.approx(
+        scipy.stats.norm(0.7, SIGMA).logpdf(Y_NORMAL).sum(), rel=1e-8
+    )
+
+
+@pytest.mark.slow
+def test_dask_executor_gives_the_sequential_numbers():
+    distributed = pytest.importorskip("distributed")
+    model, _ = normal_model()
+    kwargs = {
+        "betas": 3,
+        "draws": 100,
+        "tune": 100,
+        "chains": 2,
+        "random_seed": 9,
+        "progressbar": False,
+    }
+    sequential = psm.sample_power_posteriors(model, **kwargs, cores=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        parallel = psm.sample_power_posteriors(model, **kwargs, executor=client.get_executor())
+    xr.testing.assert_equal(
+        sequential["tempering"].to_dataset(), parallel["tempering"].to_dataset()
+    )
+
+
+# -- SMC and WBIC ------------------------------------------------------------------------------------
+
+
+def test_smc_reads_sample_smc_output():
+    model, exact = normal_model()
+    with model:
+        smc = pm.sample_smc(1000, chains=4, random_seed=2, progressbar=False)
+    result = psm.free_energy(smc, model)
+    assert result.method == "smc" and result.per_chain.shape == (4,)
+    assert abs(result.log_evidence - exact) < max(0.05, 4 * result.error)
+    assert np.isfinite(result.energy)
+
+
+def test_wbic_is_the_tempered_mean_energy():
+    """At beta* = 1/log n the power posterior of the normal-mean model is Gaussian, so
+    E_beta*[-log L] is known in closed form; WBIC must match it within 4 MCSE."""
+    model, _ = normal_model()
+    result = psm.free_energy(
+        model=model,
+        method="wbic",
+        draws=1000,
+        tune=500,
+        chains=2,
+        random_seed=4,
+        progressbar=False,
+        compute_convergence_checks=False,
+    )
+    n = len(Y_NORMAL)
+    beta = 1 / np.log(n)
+    precision = 1 / SIGMA0**2 + beta * n / SIGMA**2
+    mean = beta * Y_NORMAL.sum() / SIGMA**2 / precision
+    expected = (
+        0.5 * n * np.log(2 * np.pi * SIGMA**2)
+        + 0.5 * (np.sum((Y_NORMAL - mean) ** 2) + n / precision) / SIGMA**2
+    )
+    assert result.diagnostics["beta"] == pytest.approx(beta)
+    assert abs(result.free_energy - expected) < 4 * result.error
+    assert not result.is_estimate
+
+
+# -- the mode-trapping guard -----------------------------------------------------------------------
+
+MODE, MODE_SD, PRIOR_SD = 3.0, 0.3, 5.0
+
+
+def bimodal_model():
+    """Likelihood 0.7 N(theta; -3, 0.3) + 0.3 N(theta; 3, 0.3) as a Potential, prior N(0, 5):
+    the posterior has two modes that NUTS never crosses, holding 0.7 and 0.3 of the mass."""
+    with pm.Model() as model:
+        theta = pm.Normal("theta", 0.0, PRIOR_SD)
+        components = pm.math.stack(
+            [
+                np.log(0.7) + pm.logp(pm.Normal.dist(-MODE, MODE_SD), theta),
+                np.log(0.3) + pm.logp(pm.Normal.dist(MODE, MODE_SD), theta),
+            ]
+        )
+        pm.Potential("mixture", pm.math.logsumexp(components))
+    marginal = scipy.stats.norm(0, np.hypot(PRIOR_SD, MODE_SD))
+    exact = np.log(0.7 * marginal.pdf(-MODE) + 0.3 * marginal.pdf(MODE))
+    return model, float(exact)
+
+
+def test_guard_catches_all_chains_in_one_mode():
+    model, exact = bimodal_model()
+    with model:
+        idata = pm.sample(
+            1000, tune=500, chains=4, initvals=[{"theta": -MODE}] * 4, random_seed=3, **SAMPLE
+        )
+    assert (idata["posterior"]["theta"].values < 0).all()
+    with pytest.warns(EvidenceWarning, match="never visited"):
+        result = psm.free_energy(idata, model, random_seed=1)
+    # the trapped estimate is log 0.7 too low, far outside its own error: hence the guard
+    assert result.log_evidence - exact == pytest.approx(np.log(0.7), abs=0.02)
+    assert result.diagnostics["prior_importance"]["log_evidence"] == pytest.approx(exact, abs=0.1)
+
+
+def test_guard_catches_chains_in_different_modes():
+    model, _ = bimodal_model()
+    starts = [{"theta": -MODE}, {"theta": -MODE}, {"theta": MODE}, {"theta": -MODE}]
+    with model:
+        idata = pm.sample(500, tune=300, chains=4, initvals=starts, random_seed=3, **SAMPLE)
+    with pytest.warns(EvidenceWarning, match="disagree beyond their errors"):
+        psm.free_energy(idata, model, random_seed=1, check_prior=False)
+
+
+# -- results and bad input ---------------------------------------------------------------------------
+
+
+def test_free_energy_result_repr_plot_and_bayes_factor():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    tree = _exact_ladder(psm.default_ladder(8), 200, seed=3)
+    result = psm.free_energy(tree, method="stepping_stone")
+    text = repr(result)
+    assert "stepping-stone" in text and "KL(post || prior)" in text
+    curve_axis, chain_axis = result.plot()
+    assert len(curve_axis.lines) == 1 and len(chain_axis.lines) >= 1
+    other = psm.FreeEnergy("bridge", log_evidence=result.log_evidence - 1.0, error=0.03)
+    factor = psm.bayes_factor(result, other)
+    assert factor.log_bayes_factor == pytest.approx(1.0)
+    assert factor.error == pytest.approx(np.hypot(result.error, 0.03))
+    with pytest.raises(ValueError, match="not an evidence estimate"):
+        psm.bayes_factor(result, psm.FreeEnergy("wbic", -3.0, 0.1))
+
+
+def test_bad_input_is_named():
+    model, _ = normal_model()
+    posterior = xr.Dataset({"mu": (("chain", "draw"), RNG.normal(size=(2, 50)))})
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    with pytest.raises(ValueError, match="method must be one of"):
+        psm.free_energy(tree, model, method="harmonic_mean")
+    with pytest.raises(ValueError, match="needs the model"):
+        psm.free_energy(tree)
+    with pytest.raises(ValueError, match="no 'tempering' group"):
+        psm.free_energy(tree, method="ti")
+    wrong = xr.DataTree.from_dict({"posterior": posterior.rename(mu="sigma")})
+    with pytest.raises(ValueError, match=r"free variables \['mu'\] are not in the 'posterior'"):
+        psm.free_energy(wrong, model)
+    shaped = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"mu": (("chain", "draw", "k"), RNG.normal(size=(2, 50, 3)))})}
+    )
+    with pytest.raises(ValueError, match="does not come from this model|do not come from"):
+        psm.free_energy(shaped, model)
+    ladder = _exact_ladder(psm.default_ladder(4), 20, seed=1)
+    ladder["tempering"]["log_likelihood"][1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN at 1 of"):
+        psm.free_energy(ladder, method="stepping_stone")
+    with pytest.raises(ValueError, match="increase strictly"):
+        psm.sample_power_posteriors(model, betas=[0.0, 0.7, 0.5, 1.0])
+    with pytest.raises(ValueError, match="no observed variables and no Potentials"):
+        with pm.Model() as empty:
+            pm.Normal("a")
+        psm.free_energy(tree, empty)
+
+
+def test_single_chain_warns_that_the_chain_check_is_impossible():
+    model, exact = normal_model()
+    with model:
+        idata = pm.sample(600, tune=300, chains=1, random_seed=2, **SAMPLE)
+    with pytest.warns(EvidenceWarning, match="Only one chain"):
+        result = psm.free_energy(idata, model, random_seed=1)
+    assert abs(result.log_evidence - exact) < max(0.02, 3 * result.error)
