@@ -6,9 +6,9 @@ max(0.02, 3 x its reported error), stepping-stone and corrected TI within 0.05 n
 acceptance figures); estimator-only tests use exact draws so their error is known.
 """
 
-import cloudpickle
 import warnings
 
+import cloudpickle
 import numpy as np
 import pymc as pm
 import pytest
@@ -23,7 +23,7 @@ from pymc_statmech.evidence.tempering import BETA_DATA, tempered_model
 RNG = np.random.default_rng(20261125)
 SAMPLE = {"progressbar": False, "compute_convergence_checks": False}
 
-# -- the analytic models ------------------------------------------------------------------------
+# -- the analytic models --
 
 Y_NORMAL = RNG.normal(1.0, 1.0, size=20)
 SIGMA0, SIGMA = 2.0, 1.0
@@ -117,7 +117,7 @@ def test_bridge_matches_analytic_evidence(sampled):
 
 def test_information_gain_identity_on_normal_mean():
     """KL(post || prior) of the conjugate normal model in closed form vs F - U."""
-    model, exact = normal_model()
+    model, _ = normal_model()
     with model:
         idata = pm.sample(1000, tune=500, chains=2, random_seed=5, **SAMPLE)
     result = psm.free_energy(idata, model, random_seed=1, check_prior=False)
@@ -135,7 +135,7 @@ def test_laplace_is_exact_for_a_gaussian_posterior():
     assert not result.is_estimate and np.isnan(result.error)
 
 
-# -- ladder estimators on exact power-posterior draws ---------------------------------------------
+# -- ladder estimators on exact power-posterior draws --
 
 
 def _exact_ladder(betas, n_draws, seed, chains=2):
@@ -190,7 +190,7 @@ def test_error_estimates_are_honest_on_exact_ladders():
     assert 0.7 < estimates.std(ddof=1) / reported < 1.4
 
 
-# -- power posteriors end to end --------------------------------------------------------------------
+# -- power posteriors end to end --
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +203,7 @@ def beta_binomial_ladder():
 
 
 def test_power_posteriors_match_analytic_evidence(beta_binomial_ladder):
-    model, exact, tree = beta_binomial_ladder
+    _, exact, tree = beta_binomial_ladder
     assert tree["tempering"].attrs["exact_prior_rung"] == 1
     assert tree["posterior"]["p"].dims == ("beta", "chain", "draw")
     for method in ("stepping_stone", "ti"):
@@ -280,7 +280,7 @@ def test_dask_executor_gives_the_sequential_numbers():
     )
 
 
-# -- SMC and WBIC ------------------------------------------------------------------------------------
+# -- SMC and WBIC --
 
 
 def test_smc_reads_sample_smc_output():
@@ -320,7 +320,7 @@ def test_wbic_is_the_tempered_mean_energy():
     assert not result.is_estimate
 
 
-# -- the mode-trapping guard -----------------------------------------------------------------------
+# -- the mode-trapping guard --
 
 MODE, MODE_SD, PRIOR_SD = 3.0, 0.3, 5.0
 
@@ -365,7 +365,7 @@ def test_guard_catches_chains_in_different_modes():
         psm.free_energy(idata, model, random_seed=1, check_prior=False)
 
 
-# -- results and bad input ---------------------------------------------------------------------------
+# -- results and bad input --
 
 
 def test_free_energy_result_repr_plot_and_bayes_factor():
@@ -402,7 +402,7 @@ def test_bad_input_is_named():
     shaped = xr.DataTree.from_dict(
         {"posterior": xr.Dataset({"mu": (("chain", "draw", "k"), RNG.normal(size=(2, 50, 3)))})}
     )
-    with pytest.raises(ValueError, match="does not come from this model|do not come from"):
+    with pytest.raises(ValueError, match="do not come from this model"):
         psm.free_energy(shaped, model)
     ladder = _exact_ladder(psm.default_ladder(4), 20, seed=1)
     ladder["tempering"]["log_likelihood"][1, 0, 3] = np.nan

@@ -23,7 +23,7 @@ class EvidenceWarning(UserWarning):
     """An evidence estimate that should not be trusted as it stands (the message says why)."""
 
 
-# -- small statistics ---------------------------------------------------------------------------
+# -- small statistics --
 
 
 def _log_mean_exp(values, axis=None):
@@ -73,7 +73,7 @@ def _chain_agreement(per_chain: np.ndarray, per_chain_error: np.ndarray, method:
     )
 
 
-# -- bridge sampling ------------------------------------------------------------------------------
+# -- bridge sampling --
 
 
 class _GaussianProposal:
@@ -253,7 +253,7 @@ def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: in
     return numbers, None
 
 
-# -- ladder methods ---------------------------------------------------------------------------
+# -- ladder methods --
 
 
 def _ladder(tree):
@@ -353,7 +353,7 @@ def _ladder_method(tree, method):
     )
 
 
-# -- SMC, Laplace, WBIC -------------------------------------------------------------------------
+# -- SMC, Laplace, WBIC --
 
 
 def _smc(tree, terms: ModelTerms | None):
@@ -475,7 +475,7 @@ def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwa
     return FreeEnergy("wbic", -wbic, error, diagnostics={"beta": beta, "n_obs": n})
 
 
-# -- the public entry point ---------------------------------------------------------------
+# -- the public entry point --
 
 
 def free_energy(
