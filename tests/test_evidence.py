@@ -423,3 +423,15 @@ def test_single_chain_warns_that_the_chain_check_is_impossible():
     with pytest.warns(EvidenceWarning, match="Only one chain"):
         result = psm.free_energy(idata, model, random_seed=1)
     assert abs(result.log_evidence - exact) < max(0.02, 3 * result.error)
+
+
+def test_smc_with_chains_of_different_stage_counts():
+    """pm.sample_smc stores one NaN-padded entry per stage; chains with different numbers of
+    stages arrive as lists. The last finite value of each chain is its estimate."""
+    stages = np.empty(3, dtype=object)
+    stages[:] = [[np.nan, np.nan, -4.1], [np.nan, -4.0], [np.nan, np.nan, np.nan, -4.2]]
+    stats = xr.Dataset({"log_marginal_likelihood": (("chain",), stages)})
+    result = psm.free_energy(xr.DataTree.from_dict({"sample_stats": stats}), method="smc")
+    np.testing.assert_array_equal(result.per_chain, [-4.1, -4.0, -4.2])
+    assert result.log_evidence == pytest.approx(np.log(np.mean(np.exp([-4.1, -4.0, -4.2]))))
+    assert result.error == pytest.approx(np.std([-4.1, -4.0, -4.2], ddof=1) / np.sqrt(3))

@@ -356,6 +356,14 @@ def _ladder_method(tree, method):
 # -- SMC, Laplace, WBIC --
 
 
+def _flatten(entry):
+    if isinstance(entry, list | tuple | np.ndarray):
+        for item in entry:
+            yield from _flatten(item)
+    else:
+        yield entry
+
+
 def _smc(tree, terms: ModelTerms | None):
     stats = get_group(tree, "sample_stats", "SMC needs the output of pm.sample_smc.")
     if "log_marginal_likelihood" not in stats:
@@ -364,15 +372,14 @@ def _smc(tree, terms: ModelTerms | None):
             "pm.sample_smc output."
         )
     per_chain = []
-    for row in np.atleast_2d(stats["log_marginal_likelihood"].values):
-        finite = [
-            float(value)
-            for value in np.ravel(row)
-            if value is not None and np.isfinite(float(value))
-        ]
-        if not finite:
+    log_ml = stats["log_marginal_likelihood"]
+    for row in log_ml.transpose("chain", ...).values:
+        # one entry per stage, NaN-padded; chains with different stage counts come as lists
+        stages = np.asarray(list(_flatten(row)), dtype=float)
+        finite = stages[np.isfinite(stages)]
+        if not finite.size:
             raise ValueError("A chain of the SMC run has no finite log marginal likelihood.")
-        per_chain.append(finite[-1])
+        per_chain.append(float(finite[-1]))
     per_chain = np.array(per_chain)
     log_z = float(_log_mean_exp(per_chain))
     messages = []
