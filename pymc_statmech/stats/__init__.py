@@ -5,6 +5,7 @@ Functions take an ``xarray.DataTree`` (what ``pm.sample`` returns), a legacy ``I
 with coordinates ``["value", "error"]``, in nats.
 """
 
+from pymc_statmech.stats.divergence import information_gain, kl_divergence, mutual_information
 from pymc_statmech.stats.entropy import entropy
 
-__all__ = ["entropy"]
+__all__ = ["entropy", "information_gain", "kl_divergence", "mutual_information"]
