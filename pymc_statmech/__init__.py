@@ -3,6 +3,7 @@
 Import as ``import pymc_statmech as psm``.
 """
 
+from pymc_statmech import stats
 from pymc_statmech.evidence import *  # noqa: F403
 from pymc_statmech.evidence import __all__ as _evidence_all
 from pymc_statmech.expfam import *  # noqa: F403
@@ -11,4 +12,4 @@ from pymc_statmech.maxent import *  # noqa: F403
 from pymc_statmech.maxent import __all__ as _maxent_all
 
 __version__ = "0.1.0"
-__all__ = [*_expfam_all, *_maxent_all, *_evidence_all]
+__all__ = [*_expfam_all, *_maxent_all, *_evidence_all, "stats"]

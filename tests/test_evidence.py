@@ -435,3 +435,16 @@ def test_smc_with_chains_of_different_stage_counts():
     np.testing.assert_array_equal(result.per_chain, [-4.1, -4.0, -4.2])
     assert result.log_evidence == pytest.approx(np.log(np.mean(np.exp([-4.1, -4.0, -4.2]))))
     assert result.error == pytest.approx(np.std([-4.1, -4.0, -4.2], ddof=1) / np.sqrt(3))
+
+
+def test_a_variable_called_beta_does_not_clash_with_the_ladder():
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 1)
+        pm.Normal("y", beta, 1, observed=[0.2, 0.4])
+    tree = psm.sample_power_posteriors(
+        model, betas=3, draws=20, tune=20, random_seed=1, progressbar=False
+    )
+    posterior = tree["posterior"]
+    assert posterior.attrs["ladder_dim"] == "tempering_beta"
+    assert posterior["beta"].dims == ("tempering_beta", "chain", "draw")
+    assert tree["tempering"]["log_likelihood"].dims == ("beta", "chain", "draw")

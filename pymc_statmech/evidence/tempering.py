@@ -23,6 +23,8 @@ from pymc_statmech.evidence.terms import ModelTerms
 #: Name of the ``pm.Data`` that carries beta in a tempered model (set in each worker).
 BETA_DATA = "psm_tempering_beta"
 _TEMPERING_POTENTIAL = "psm_tempering"
+#: The posterior group's ladder dimension when a model variable is itself called "beta".
+LADDER_DIM = "tempering_beta"
 #: The default ladder's exponent: beta_k = (k / K) ** (1 / 0.3) (Friel & Pettitt 2008).
 LADDER_EXPONENT = 1 / 0.3
 
@@ -187,7 +189,9 @@ def sample_power_posteriors(
         Groups ``posterior`` (the free variables, dims ``(beta, chain, draw, ...)``),
         ``tempering`` (``log_likelihood``, dims ``(beta, chain, draw)``, nats) and
         ``sample_stats`` (``diverging``). The ``beta`` coordinate holds the ladder; attrs record
-        whether rung 0 is exact.
+        whether rung 0 is exact. When the model has a variable or dimension called ``beta``,
+        the posterior group's ladder dimension is ``tempering_beta`` instead (its
+        ``attrs["ladder_dim"]`` always names it).
 
     References
     ----------
@@ -255,20 +259,26 @@ def sample_power_posteriors(
                 results[k] = future.result()
                 progress.advance(task)
 
+    # a model variable (or dim) called "beta", common in regressions, would clash with the ladder
+    first = results[0][0]
+    ladder_dim = (
+        "beta" if "beta" not in first.variables and "beta" not in first.dims else LADDER_DIM
+    )
     posterior = xr.concat(
         [posterior for posterior, _ in results],
-        dim="beta",
+        dim=ladder_dim,
         coords="minimal",
         compat="override",
         join="override",
     )
-    posterior = posterior.assign_coords(beta=betas)
+    posterior = posterior.assign_coords({ladder_dim: betas})
+    posterior.attrs["ladder_dim"] = ladder_dim
     diverging = xr.concat([diverging for _, diverging in results], dim="beta").assign_coords(
         beta=betas
     )
 
     n_rungs, n_chains, n_draws = len(betas), posterior.sizes["chain"], posterior.sizes["draw"]
-    draws_by_name = terms.draws_from(posterior, ("beta", "chain", "draw"), "posterior")
+    draws_by_name = terms.draws_from(posterior, (ladder_dim, "chain", "draw"), "posterior")
     log_likelihood = terms.log_terms(terms.unconstrain(draws_by_name))[1]
     tempering = xr.Dataset(
         {
