@@ -448,3 +448,27 @@ def test_a_variable_called_beta_does_not_clash_with_the_ladder():
     assert posterior.attrs["ladder_dim"] == "tempering_beta"
     assert posterior["beta"].dims == ("tempering_beta", "chain", "draw")
     assert tree["tempering"]["log_likelihood"].dims == ("beta", "chain", "draw")
+
+
+def test_prior_rung_falls_back_to_nuts_when_the_prior_cannot_be_drawn():
+    """A CustomDist with a logp and no random cannot be forward-sampled: rung 0 is then NUTS at
+    beta = 0, and the ladder still integrates to the analytic evidence (normal mean, 5 points)."""
+    with pm.Model() as model:
+        mu = pm.CustomDist("mu", logp=lambda value: pm.logp(pm.Normal.dist(0.0, SIGMA0), value))
+        pm.Normal("y", mu, SIGMA, observed=Y_NORMAL[:5])
+    tree = psm.sample_power_posteriors(
+        model, betas=12, draws=1000, tune=500, random_seed=2, progressbar=False
+    )
+    assert tree["tempering"].attrs["exact_prior_rung"] == 0
+    exact = float(psm.normal_normal(0.0, SIGMA0, Y_NORMAL[:5], sigma=SIGMA).log_evidence.eval())
+    result = psm.free_energy(tree)
+    assert abs(result.log_evidence - exact) < max(0.05, 4 * result.error)
+
+
+def test_bridge_refuses_discrete_parameters():
+    with pm.Model() as model:
+        k = pm.Poisson("k", 3.0)
+        pm.Normal("y", k, 1.0, observed=[2.0, 3.5])
+    posterior = xr.Dataset({"k": (("chain", "draw"), RNG.poisson(3.0, size=(2, 50)))})
+    with pytest.raises(ValueError, match=r"\['k'\] are\s+discrete"):
+        psm.free_energy(xr.DataTree.from_dict({"posterior": posterior}), model)
