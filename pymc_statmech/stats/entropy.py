@@ -34,7 +34,6 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy import special
 from scipy.integrate import simpson
-from scipy.linalg import cho_factor, solve_triangular
 from scipy.spatial import cKDTree
 
 from pymc_statmech._data import (
@@ -314,21 +313,25 @@ def wishart_log_det_variance(n: int, d: int) -> float:
 
 @dataclass(frozen=True)
 class GaussianFit:
-    """Mean, covariance Cholesky factor and log-determinant of a sample."""
+    """Mean, covariance, inverse Cholesky factor and log-determinant of a sample.
+
+    The inverse factor is a small d x d matrix applied with matmul (LAPACK's triangular solve is
+    pathologically slow for few right-hand sides when BLAS threads compete for cores).
+    """
 
     mean: np.ndarray
     cov: np.ndarray
-    chol: np.ndarray
+    chol_inv: np.ndarray
     log_det: float
     centred: np.ndarray
 
     def mahalanobis(self, x: np.ndarray) -> np.ndarray:
-        w = solve_triangular(self.chol, (x - self.mean).T, lower=True)
-        return (w**2).sum(axis=0)
+        w = (x - self.mean) @ self.chol_inv.T
+        return (w**2).sum(axis=1)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        w = solve_triangular(self.chol, b, lower=True)
-        return solve_triangular(self.chol.T, w, lower=False)
+        r""":math:`\Sigma^{-1} b` for a vector or a matrix of columns."""
+        return self.chol_inv.T @ (self.chol_inv @ b)
 
 
 def gaussian_fit(draws: Draws, values: np.ndarray | None = None) -> GaussianFit:
@@ -340,8 +343,7 @@ def gaussian_fit(draws: Draws, values: np.ndarray | None = None) -> GaussianFit:
     z = centred / scale
     corr = z.T @ z / (n - 1)
     try:
-        chol_z, _ = cho_factor(corr, lower=True)
-        chol_z = np.tril(chol_z)
+        chol_z = np.linalg.cholesky(corr)
         singular = np.min(np.diag(chol_z)) ** 2 < 1e-10
     except np.linalg.LinAlgError:
         singular = True
@@ -352,9 +354,10 @@ def gaussian_fit(draws: Draws, values: np.ndarray | None = None) -> GaussianFit:
             "constrained vector such as a simplex. Select free components with var_names= or "
             "joint=False."
         )
-    chol = chol_z * scale[:, None]
-    log_det = 2.0 * np.log(np.diag(chol)).sum()
-    return GaussianFit(mean, corr * np.outer(scale, scale), chol, float(log_det), centred)
+    # Sigma = D C D with C = L L' the correlation: Sigma^{-1/2} factor = L^{-1} D^{-1}.
+    chol_inv = np.linalg.inv(chol_z) / scale[None, :]
+    log_det = 2.0 * (np.log(np.diag(chol_z)).sum() + np.log(scale).sum())
+    return GaussianFit(mean, corr * np.outer(scale, scale), chol_inv, float(log_det), centred)
 
 
 def gaussian_entropy(draws: Draws) -> tuple[float, float, float]:
