@@ -629,17 +629,30 @@ def test_nan_and_degenerate_draws():
     posterior = xr.Dataset({"w": (("chain", "draw", "k"), flat)}, coords={"k": ["a", "b", "c"]})
     with pytest.raises(ValueError, match=r"zero variance \(every draw equal\) in w\['b'\]"):
         entropy(posterior)
-    with pytest.raises(ValueError, match="singular"):
+    with pytest.raises(ValueError, match=r"linearly dependent.*Deterministic"):
         entropy(
             tree(posterior={"v": np.stack([theta[..., 1], 2 * theta[..., 1]], -1)}),
             method="gaussian",
+        )
+    simplex = rng.dirichlet(np.ones(3), size=(2, 50))
+    with pytest.raises(ValueError, match=r"variable 'w'.*linearly dependent.*simplex"):
+        entropy(tree(posterior={"w": simplex}))
+    with pytest.raises(ValueError, match=r"'theta, double'.*linearly dependent"):
+        ok = rng.normal(size=(2, 50, 2))
+        information_gain(
+            tree(
+                posterior={"theta": ok, "double": 2 * ok},
+                prior={"theta": rng.normal(size=(1, 50, 2)), "double": rng.normal(size=(1, 50, 2))},
+            )
         )
     repeated = np.repeat(rng.normal(size=(1, 20, 2)), 6, axis=1)  # every draw 6 times
     with pytest.raises(ValueError, match="coincide exactly with 4 or more other draws"):
         entropy(tree(posterior={"r": repeated}))
     twice = np.repeat(rng.normal(size=(1, 50, 2)), 2, axis=1)
-    with pytest.warns(UserWarning, match="coincide exactly with another draw"):
+    with pytest.warns(UserWarning, match=r"100 of the 100 draws \(100.0%\).*low by about 0.333"):
         entropy(tree(posterior={"r": twice}))
+    with pytest.warns(UserWarning, match="divergence high by about"):
+        kl_divergence(tree(posterior={"r": twice}, prior={"r": rng.normal(size=(1, 100, 2))}))
 
 
 def test_information_gain_bad_input():
