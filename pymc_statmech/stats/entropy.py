@@ -141,10 +141,6 @@ def draws_of(dataset: xr.Dataset, name: str, group: str, sample_dims: tuple) -> 
     )
 
 
-def resolve_group(tree: xr.DataTree, group: str, hint: str = "") -> xr.Dataset:
-    return get_group(tree, group, hint)
-
-
 def check_method(method: str, valid: tuple, function: str) -> str:
     if method not in valid:
         raise ValueError(
@@ -488,7 +484,7 @@ def discrete_entropy(draws: Draws, method: str, n_states) -> tuple[float, float,
     return value, float(np.sqrt(var)), ess, K
 
 
-def resolve_method(method: str, draws: Draws, function: str) -> str:
+def resolve_method(method: str, draws: Draws) -> str:
     if method == "auto":
         return "miller_madow" if draws.discrete else "knn"
     return method
@@ -643,7 +639,7 @@ def entropy(
     array([1.42, 1.4 , 1.41])
     """
     tree = as_datatree(data)
-    dataset = resolve_group(tree, group)
+    dataset = get_group(tree, group)
     dims = sample_dims_of(dataset, sample_dims, group)
     names = select_vars(dataset, var_names, group)
     check_method(method, ("auto", *_CONTINUOUS, *_DISCRETE), "entropy")
@@ -651,7 +647,7 @@ def entropy(
     out = {}
     for name in names:
         draws = draws_of(dataset, name, group, dims)
-        chosen = resolve_method(method, draws, "entropy")
+        chosen = resolve_method(method, draws)
         out[name] = _per_variable(
             draws,
             chosen,
