@@ -7,10 +7,12 @@ here. Errors name the group or variable that is missing and what is there instea
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
+from arviz_stats.base import array_stats
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -80,3 +82,13 @@ def stacked_draws(array: xr.DataArray, sample_dims: Sequence[str]) -> np.ndarray
     values = np.asarray(array.transpose(*dims, *other).values)
     n_draws = int(np.prod([array.sizes[dim] for dim in dims]))
     return values.reshape(n_draws, -1)
+
+
+def effective_sample_size(terms: np.ndarray, chains: int) -> float:
+    """ESS of the mean of ``terms`` (chain-major), ``arviz_stats``' ``"mean"`` method."""
+    n = terms.shape[0]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ess = array_stats.ess(terms.reshape(chains, -1), chain_axis=0, draw_axis=1, method="mean")
+    ess = float(ess)
+    return ess if np.isfinite(ess) and ess > 0 else float(n)

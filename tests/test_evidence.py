@@ -17,6 +17,7 @@ import xarray as xr
 from scipy.special import betaln, gammaln
 
 import pymc_statmech as psm
+from pymc_statmech._data import effective_sample_size
 from pymc_statmech.evidence.estimators import EvidenceWarning
 from pymc_statmech.evidence.tempering import BETA_DATA, tempered_model
 
@@ -220,7 +221,7 @@ def test_power_posterior_rungs_have_the_tempered_mean(beta_binomial_ladder):
     for beta in p["beta"].values:
         draws = p.sel(beta=beta).values
         a, b = A_BETA + beta * K_SUCCESS, B_BETA + beta * (N_TRIALS - K_SUCCESS)
-        ess = psm.evidence.estimators._ess_of_mean(draws)
+        ess = effective_sample_size(draws.ravel(), draws.shape[0])
         assert abs(draws.mean() - a / (a + b)) < 4 * draws.std() / np.sqrt(ess), beta
 
 

@@ -8,10 +8,15 @@ import numpy as np
 import pymc as pm
 import scipy.optimize
 import scipy.stats
-from arviz_stats.base import array_stats
 from scipy.special import logsumexp
 
-from pymc_statmech._data import SAMPLE_DIMS, as_datatree, check_sample_dims, get_group
+from pymc_statmech._data import (
+    SAMPLE_DIMS,
+    as_datatree,
+    check_sample_dims,
+    effective_sample_size,
+    get_group,
+)
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
 from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
 from pymc_statmech.evidence.terms import ModelTerms
@@ -32,17 +37,14 @@ def _log_mean_exp(values, axis=None):
     return logsumexp(values, axis=axis) - np.log(n)
 
 
-def _ess_of_mean(values: np.ndarray) -> float:
-    """Effective sample size of the mean of a ``(chain, draw)`` array (Geyer / arviz 'mean')."""
-    values = np.asarray(values, dtype=float)
-    if np.ptp(values) == 0:
-        return float(values.size)
-    return float(array_stats.ess(values, chain_axis=0, draw_axis=1, method="mean"))
+def _ess(values: np.ndarray) -> float:
+    """Effective sample size of the mean of a ``(chain, draw)`` array."""
+    return effective_sample_size(values.ravel(), values.shape[0])
 
 
 def _mean_and_mcse(values: np.ndarray) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(_ess_of_mean(values)))
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(_ess(values)))
 
 
 def _check_finite(log_likelihood: np.ndarray, where: str) -> None:
@@ -129,7 +131,7 @@ def _bridge_iterate(l_post: np.ndarray, l_prop: np.ndarray, tol: float, max_iter
     # f1 on proposal draws, f2 on posterior draws (each scaled to O(1); ratios are scale-free)
     f1 = np.exp(l_prop - np.logaddexp(log_s1 + l_prop, log_s2 + log_r))
     f2 = np.exp(log_r - np.logaddexp(log_s1 + l_post, log_s2 + log_r))
-    rho = n1 / _ess_of_mean(f2)
+    rho = n1 / _ess(f2)
     relative_mse = f1.var() / (n2 * f1.mean() ** 2) + rho * f2.var() / (n1 * f2.mean() ** 2)
     return float(log_r), float(relative_mse), iterations
 
@@ -291,7 +293,7 @@ def _stepping_stone_estimate(betas, values):
         step = (betas[k] - betas[k - 1]) * values[k - 1]
         log_z += float(_log_mean_exp(step))
         weights = np.exp(step - step.max())
-        variance += weights.var(ddof=1) / (weights.mean() ** 2 * _ess_of_mean(weights))
+        variance += weights.var(ddof=1) / (weights.mean() ** 2 * _ess(weights))
     return log_z, float(np.sqrt(variance))
 
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from arviz_stats.base import array_stats
 from scipy import special
 from scipy.integrate import simpson
 from scipy.spatial import cKDTree
@@ -32,6 +31,7 @@ from pymc_statmech._data import (
     SAMPLE_DIMS,
     as_datatree,
     check_sample_dims,
+    effective_sample_size,
     get_group,
     select_vars,
     stacked_draws,
@@ -194,16 +194,6 @@ def column_scales(draws: Draws, values: np.ndarray | None = None) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Monte Carlo error from per-draw terms and the effective sample size.
-
-
-def effective_sample_size(terms: np.ndarray, chains: int) -> float:
-    """ESS of the mean of ``terms`` (chain-major), ``arviz_stats``' ``"mean"`` method."""
-    n = terms.shape[0]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ess = array_stats.ess(terms.reshape(chains, -1), chain_axis=0, draw_axis=1, method="mean")
-    ess = float(ess)
-    return ess if np.isfinite(ess) and ess > 0 else float(n)
 
 
 def mc_variance(terms: np.ndarray, chains: int) -> tuple[float, float]:
