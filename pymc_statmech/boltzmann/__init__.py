@@ -12,13 +12,33 @@ from pymc_statmech.boltzmann.lattice import (
     spins_to_binary,
     validate_coupling_matrix,
 )
+from pymc_statmech.boltzmann.partition import (
+    ENUMERATE_MAX_SPINS,
+    TRANSFER_MATRIX_MAX_BYTES,
+    TRANSFER_MATRIX_MAX_WIDTH,
+    BetheResult,
+    IsingTooLargeError,
+    MeanFieldResult,
+    ising_bethe,
+    ising_log_partition,
+    ising_mean_field,
+)
 
 __all__ = [
+    "ENUMERATE_MAX_SPINS",
+    "TRANSFER_MATRIX_MAX_BYTES",
+    "TRANSFER_MATRIX_MAX_WIDTH",
+    "BetheResult",
     "IsingStructure",
+    "IsingTooLargeError",
+    "MeanFieldResult",
     "binary_to_ising",
     "binary_to_spins",
     "edge_couplings",
+    "ising_bethe",
     "ising_energy",
+    "ising_log_partition",
+    "ising_mean_field",
     "ising_structure",
     "ising_to_binary",
     "site_fields",

@@ -95,8 +95,9 @@ class IsingStructure:
         Per lattice axis, ``"periodic"`` or ``"open"``; ``None`` for a graph.
     colors : ndarray of int, shape (n_spins,)
         A proper colouring: no bond joins two sites of the same colour. The checkerboard
-        :math:`(r + c) \bmod 2` on bipartite lattices; otherwise a 2-colouring when the graph
-        is bipartite, else greedy (largest degree first).
+        :math:`(r + c) \bmod 2` on bipartite lattices, three colours on lattices with an odd
+        periodic side; on graphs a 2-colouring when bipartite, else greedy (largest degree
+        first).
     """
 
     n_spins: int
@@ -302,8 +303,7 @@ def _lattice_structure(lattice: Any, boundary: Any) -> IsingStructure:
         nb = N if bnd[0] == "periodic" else N - 1
         i = np.arange(nb)
         edges = np.stack([i, (i + 1) % N], axis=1)
-        bipartite = bnd[0] == "open" or N % 2 == 0
-        colors = np.arange(N) % 2 if bipartite else None
+        colors = _axis_coloring(N, bnd[0])
     else:
         L, W = shape
         W1 = W if bnd[1] == "periodic" else W - 1
@@ -315,10 +315,10 @@ def _lattice_structure(lattice: Any, boundary: Any) -> IsingStructure:
         edges = np.concatenate([row, col]).reshape(-1, 2)
         bipartite = all(b == "open" or d % 2 == 0 for d, b in zip(shape, bnd, strict=True))
         rr, cc = np.divmod(np.arange(n), W)
-        colors = (rr + cc) % 2 if bipartite else None
+        # (p0(r) + p1(c)) mod 3 is proper whenever p0, p1 properly colour the two axes.
+        p0, p1 = _axis_coloring(L, bnd[0]), _axis_coloring(W, bnd[1])
+        colors = (rr + cc) % 2 if bipartite else (p0[rr] + p1[cc]) % 3
     edges = np.sort(edges, axis=1).astype(np.int64)
-    if colors is None:
-        colors = _greedy_coloring(n, edges)
     return _freeze(IsingStructure(n, edges, shape, bnd, colors.astype(np.int64)))
 
 
@@ -390,6 +390,14 @@ def _freeze(s: IsingStructure) -> IsingStructure:
     for a in (s.edges, s.colors):
         a.setflags(write=False)
     return s
+
+
+def _axis_coloring(d: int, boundary: str) -> np.ndarray:
+    """Parity along a path or even cycle; an odd cycle ends on a third colour."""
+    p = np.arange(d) % 2
+    if boundary == "periodic" and d % 2 == 1:
+        p[-1] = 2
+    return p
 
 
 def _bipartite_coloring(n: int, edges: np.ndarray) -> np.ndarray | None:
