@@ -8,10 +8,13 @@ from the chi-square distribution of a sample variance.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
-from scipy import signal, stats
+from scipy import signal, special, stats
+from scipy.spatial import cKDTree
 
 from pymc_statmech.stats import entropy, information_gain, kl_divergence, mutual_information
 from pymc_statmech.stats.divergence import gaussian_kl as gaussian_kl_estimate
@@ -26,6 +29,9 @@ Z = 4.0  # standard errors allowed in a single known-answer comparison
 
 # Documented biases (k=4; see the docstrings and docs/information.md).
 KNN_ENTROPY_BIAS_D5 = -0.065  # standard Gaussian, d=5, n=4000
+KNN_ENTROPY_BIAS_AR09 = -0.013  # same, 4 AR(1) chains x 1000, lag-one 0.9, window="auto"
+KNN_ENTROPY_BIAS_AR09_NO_WINDOW = -0.30  # same with window=0
+KNN_KL_BIAS_A_AR09 = -0.029  # case A, p as 4 AR(1) chains x 1000 (lag-one 0.9), window="auto"
 KNN_KL_BIAS_A = 0.023  # case A, d=5, n = m = 4000
 KNN_KL_BIAS_B_1000 = 0.20  # case B, d=5, n = m = 1000
 KNN_KL_BIAS_CONJ2 = 0.008  # 2-d conjugate normal, n = m = 4000
@@ -208,6 +214,11 @@ HONESTY = {
         lambda pq: knn_kl(as_draws(pq[0]), as_draws(pq[1]), 4)[:2],
         1.16,
     ),
+    "knn entropy d=5, AR(1) 0.9 chains, window auto": (
+        lambda rng: ar1(rng, 0.9, (4, 1000, 5)),
+        lambda x: value_error(entropy(tree(posterior={"x": x}))["x"]),
+        1.04,
+    ),
     "ksg rho=0.6": (
         lambda rng: rng.multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], size=4000),
         lambda z: ksg_mutual_information(as_draws(z[:, :1]), as_draws(z[:, 1:]), 4)[:2],
@@ -254,6 +265,164 @@ def test_errors_account_for_autocorrelation():
     ratio = np.sqrt(np.mean(np.square(errors))) / np.std(values, ddof=1)
     low, high = chi2_band(repeats)
     assert 1 / high < ratio < 1 / low, ratio
+
+
+# ------------------------------------------------------------------------------------------
+# Theiler window: neighbours within |t - s| <= window in the same chain are excluded
+
+
+def ar1(rng, phi, shape, burn=200):
+    """Stationary AR(1) chains along axis 1, unit marginal variance."""
+    chains, draws, *rest = shape
+    noise = rng.normal(size=(chains, draws + burn, *rest)) * np.sqrt(1 - phi**2)
+    return signal.lfilter([1.0], [1.0, -phi], noise, axis=1)[:, burn:]
+
+
+def nuts_like_copies(rng, x, fraction=0.1):
+    """Each draw after a chain's first is, with probability ``fraction``, an exact copy of the
+    draw before it (a NUTS trajectory that kept its starting point; runs of copies chain)."""
+    n = x.shape[1]
+    copy = rng.random(x.shape[:2]) < fraction
+    copy[:, 0] = False
+    source = np.maximum.accumulate(np.where(copy, 0, np.arange(n)), axis=1)
+    return np.take_along_axis(x, source[..., None], axis=1)
+
+
+def _old_knn_entropy(x, k):
+    """The i.i.d. Kozachenko-Leonenko estimator and jackknife terms as they were before the
+    window (one chain, unit-scaled columns)."""
+    n, d = x.shape
+    dist, index = cKDTree(x).query(x, k=k + 2)
+    rk, rk1 = dist[:, k], dist[:, k + 1]
+    const = 0.5 * d * np.log(np.pi) - special.gammaln(0.5 * d + 1) - special.digamma(k)
+    value = special.digamma(n) + const + d * np.log(rk).mean()
+    shift = np.bincount(
+        index[:, 1 : k + 1].ravel(), weights=np.repeat(np.log(rk1 / rk), k), minlength=n
+    )
+    loo = special.digamma(n - 1) + const + d * (np.log(rk).sum() - np.log(rk) + shift) / (n - 1)
+    return value, n * value - (n - 1) * loo
+
+
+def test_window_zero_is_the_iid_estimator():
+    rng = np.random.default_rng(81)
+    x = rng.normal(size=(3000, 3))
+    x /= x.std(axis=0)
+    value, error, ess = knn_entropy(as_draws(x), 4, 0)
+    old_value, pseudo = _old_knn_entropy(x, 4)
+    assert value == pytest.approx(old_value, abs=1e-12)
+    assert error == pytest.approx(np.std(pseudo) / np.sqrt(ess), rel=1e-12)
+    public = entropy(tree(posterior={"x": x[None]}), window=0)["x"]
+    assert public.attrs["window"] == 0
+    assert value_error(public) == pytest.approx((value, error), abs=1e-12)
+    # KL and KSG at window=0: the i.i.d. formulas.
+    q = rng.normal(size=(2000, 3)) * 1.5
+    rho = cKDTree(x).query(x, k=5)[0][:, 4]
+    nu = cKDTree(q).query(x, k=4)[0][:, 3]
+    kl = 3 * np.mean(np.log(nu / rho)) + np.log(2000 / 2999)
+    assert knn_kl(as_draws(x), as_draws(q), 4, 0)[0] == pytest.approx(kl, abs=1e-12)
+    z = np.column_stack([x[:, 0], x[:, 0] + rng.normal(size=3000)])
+    z /= z.std(axis=0)
+    eps = np.nextafter(cKDTree(z).query(z, k=5, p=np.inf)[0][:, 4], 0)
+    n_x = cKDTree(z[:, :1]).query_ball_point(z[:, :1], eps, p=np.inf, return_length=True) - 1
+    n_y = cKDTree(z[:, 1:]).query_ball_point(z[:, 1:], eps, p=np.inf, return_length=True) - 1
+    mi = np.mean(
+        special.digamma(4)
+        + special.digamma(3000)
+        - special.digamma(n_x + 1)
+        - special.digamma(n_y + 1)
+    )
+    found = ksg_mutual_information(as_draws(z[:, :1]), as_draws(z[:, 1:]), 4, 0)[0]
+    assert found == pytest.approx(mi, abs=1e-12)
+
+
+def test_window_removes_autocorrelation_bias():
+    """AR(1) chains, lag-one 0.9, d=5: window=0 is 0.30 nats low; window="auto" (about 25 draws
+    here) is -0.013 off (200 seeds), inside the i.i.d. band [-0.065, 0]. Same for KL (case A with
+    such p chains): +0.245 without a window, -0.029 with."""
+    exact = stats.multivariate_normal(np.zeros(5), np.eye(5)).entropy()
+    windowed, plain, errors = [], [], []
+    for seed in range(10):
+        data = tree(posterior={"x": ar1(np.random.default_rng(3100 + seed), 0.9, (4, 1000, 5))})
+        result = entropy(data)["x"]
+        assert 15 <= result.attrs["window"] <= 120  # tau = 19; max over 5 noisy ESS estimates
+        value, error = value_error(result)
+        windowed.append(value - exact)
+        errors.append(error)
+        plain.append(float(entropy(data, window=0)["x"].sel(estimate="value")) - exact)
+    se = np.sqrt(np.mean(np.square(errors)) / len(errors))
+    mean = np.mean(windowed)
+    assert abs(mean - KNN_ENTROPY_BIAS_AR09) < Z * se
+    assert KNN_ENTROPY_BIAS_D5 - Z * se < mean < Z * se
+    assert abs(np.mean(plain) - KNN_ENTROPY_BIAS_AR09_NO_WINDOW) < Z * se
+    gain = np.subtract(windowed, plain)
+    assert gain.mean() - Z * gain.std(ddof=1) / np.sqrt(gain.size) > 0.2
+
+    mp, sp, mq, sq = CASE_A
+    exact = gaussian_kl(*CASE_A)
+    values, errors = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(3200 + seed)
+        p = ar1(rng, 0.9, (4, 1000, 5)) @ np.linalg.cholesky(sp).T + mp
+        q = rng.multivariate_normal(mq, sq, size=(1, 4000))
+        value, error = value_error(kl_divergence(tree(posterior={"x": p}, prior={"x": q}))["x"])
+        values.append(value - exact)
+        errors.append(error)
+    se = np.sqrt(np.mean(np.square(errors)) / len(errors))
+    assert abs(np.mean(values) - KNN_KL_BIAS_A_AR09) < Z * se
+
+
+def test_nuts_like_copies_need_no_warning():
+    """10% of draws exact copies of the previous one (the 2-d posterior of the problem report):
+    no warning, and entropy, KL, information gain and MI agree with the exact values as the
+    i.i.d. draws do (bias without a window: -0.087 nats for the entropy, 200 seeds)."""
+    cov = np.array([[1.0, 0.6], [0.6, 2.0]])
+    rng = np.random.default_rng(82)
+    iid = rng.multivariate_normal([0.0, 0.0], cov, size=(4, 1000))
+    x = nuts_like_copies(rng, iid)
+    assert 0.08 < (x[:, 1:] == x[:, :-1]).all(axis=2).mean() < 0.12
+    prior = rng.multivariate_normal([0.0, 0.0], 4 * np.eye(2), size=(1, 4000))
+    data = tree(posterior={"x": x, "a": x[..., 0], "b": x[..., 1]}, prior={"x": prior})
+    exact_h = stats.multivariate_normal([0, 0], cov).entropy()
+    exact_kl = gaussian_kl(np.zeros(2), cov, np.zeros(2), 4 * np.eye(2))
+    exact_mi = -0.5 * np.log(1 - 0.6**2 / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = entropy(data, var_names="x")["x"]
+        kl = kl_divergence(data, var_names="x")["x"]
+        gain = information_gain(data, var_names="x")
+        mi = mutual_information(data, "a", "b")
+    assert h.attrs["window"] >= 1 and mi.attrs["window"] >= 1
+    assert gain.attrs["window"] == kl.attrs["window"] == h.attrs["window"]
+    for result, exact in [(h, exact_h), (kl, exact_kl), (gain["information_gain"], exact_kl)]:
+        value, error = value_error(result)
+        assert abs(value - exact) < Z * error
+    value, error = value_error(mi)
+    assert abs(value - exact_mi) < Z * error
+    # Same draws before the copies were made: the two estimates agree within errors.
+    h_iid = entropy(tree(posterior={"x": iid}))["x"]
+    assert abs(value_error(h)[0] - value_error(h_iid)[0]) < Z * value_error(h)[1]
+    # Without a window they are neighbours (k=8 so that runs of copies do not reach k).
+    with pytest.warns(UserWarning, match=r"window=0\).*entropy low by about"):
+        entropy(data, var_names="x", window=0, k=8)
+
+
+def test_window_argument_and_auto_rule():
+    rng = np.random.default_rng(83)
+    data = tree(posterior={"x": rng.normal(size=(2, 300, 2))})
+    for bad in (-1, 1.5, True, "theiler"):
+        with pytest.raises(ValueError, match="window must be 'auto' or a non-negative integer"):
+            entropy(data, window=bad)
+    assert entropy(data)["x"].attrs["window"] in (1, 2)  # i.i.d.: ceil(n / ESS) ~ 1
+    assert entropy(data, window=7)["x"].attrs["window"] == 7
+    per_element = entropy(data, joint=False, window=3)["x"]
+    assert per_element.attrs["window"] == 3
+    one_draw_per_chain = tree(posterior={"x": rng.normal(size=(300, 1, 2))})
+    assert entropy(one_draw_per_chain)["x"].attrs["window"] == 0
+    runs = rng.normal(size=(1, 400, 2))
+    runs[0, 101:106] = runs[0, 100]  # a run of six equal draws
+    assert entropy(tree(posterior={"x": runs}))["x"].attrs["window"] >= 5
+    with pytest.raises(ValueError, match=r"window=148.*keep only 3 candidate neighbours"):
+        entropy(tree(posterior={"x": rng.normal(size=(1, 300, 2))}), window=148)
 
 
 # ------------------------------------------------------------------------------------------
@@ -645,14 +814,26 @@ def test_nan_and_degenerate_draws():
                 prior={"theta": rng.normal(size=(1, 50, 2)), "double": rng.normal(size=(1, 50, 2))},
             )
         )
+    # Consecutive copies (rejected proposals) are inside the default window; window=0 (the
+    # i.i.d. estimator) sees them.
     repeated = np.repeat(rng.normal(size=(1, 20, 2)), 6, axis=1)  # every draw 6 times
-    with pytest.raises(ValueError, match="coincide exactly with 4 or more other draws"):
-        entropy(tree(posterior={"r": repeated}))
+    with pytest.raises(ValueError, match="coincide exactly with 4 or more other draws outside"):
+        entropy(tree(posterior={"r": repeated}), window=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert entropy(tree(posterior={"r": repeated}))["r"].attrs["window"] >= 5
     twice = np.repeat(rng.normal(size=(1, 50, 2)), 2, axis=1)
     with pytest.warns(UserWarning, match=r"100 of the 100 draws \(100.0%\).*low by about 0.333"):
-        entropy(tree(posterior={"r": twice}))
+        entropy(tree(posterior={"r": twice}), window=0)
     with pytest.warns(UserWarning, match="divergence high by about"):
-        kl_divergence(tree(posterior={"r": twice}, prior={"r": rng.normal(size=(1, 100, 2))}))
+        kl_divergence(
+            tree(posterior={"r": twice}, prior={"r": rng.normal(size=(1, 100, 2))}), window=0
+        )
+    # Chains that share draws: copies outside any window.
+    shared = rng.normal(size=(2, 50, 2))
+    shared[1, :10] = shared[0, :10]
+    with pytest.warns(UserWarning, match=r"20 of the 100 draws \(20.0%\).*outside the Theiler"):
+        entropy(tree(posterior={"r": shared}))
 
 
 def test_information_gain_bad_input():

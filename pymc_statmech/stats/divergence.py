@@ -13,7 +13,10 @@ groups of draws or from the evidence and the log-likelihood.
 References
 ----------
 Wang, Kulkarni and Verdú (2009); Kraskov, Stögbauer and Grassberger (2004); Efron and Stein
-(1981); Lindley (1956); Cover and Thomas (2006). Full citations in the functions.
+(1981); Lindley (1956); Cover and Thomas (2006); Theiler (1986). Full citations in the functions.
+
+MCMC draws are not independent: the kNN estimators search the neighbours of a draw outside a
+Theiler window of draws of its own chain (see :func:`pymc_statmech.stats.entropy`).
 """
 
 from __future__ import annotations
@@ -36,15 +39,20 @@ from pymc_statmech.stats.entropy import (
     check_full_rank,
     check_k,
     check_method,
+    check_window,
     column_scales,
     draws_of,
     effective_sample_size,
     estimate_array,
+    excluded_counts,
     gaussian_fit,
     mc_variance,
+    outside_window_neighbours,
+    resolve_window,
     sample_dims_of,
     states,
     warn_duplicates,
+    window_sum,
     wishart_log_det_bias,
 )
 
@@ -104,8 +112,13 @@ def _stack(dataset: xr.Dataset, names: list[str], group: str, dims: tuple, label
 # KL estimators. Each returns (value, error, extra attrs).
 
 
-def knn_kl(p: Draws, q: Draws, k: int) -> tuple[float, float, dict]:
-    r"""Wang-Kulkarni-Verdú kNN divergence; jackknife error over the draws of both samples."""
+def knn_kl(p: Draws, q: Draws, k: int, window: int = 0) -> tuple[float, float, dict]:
+    r"""Wang-Kulkarni-Verdú kNN divergence; jackknife error over the draws of both samples.
+
+    The p-to-p neighbours are searched outside a Theiler window of ``window`` draws; with
+    :math:`N_i = n - 1 - e_i` candidates for draw :math:`i`, :math:`\log(n - 1)` becomes
+    :math:`\langle\log N_i\rangle`. The p-to-q neighbours (independent samples) need no window.
+    """
     check_count(p, k + 2, "knn", f"k={k} neighbours of each draw and one more")
     check_count(q, k + 1, "knn", f"k={k} neighbours of each draw of the other sample and one more")
     xp = p.values.astype(float)
@@ -115,16 +128,18 @@ def knn_kl(p: Draws, q: Draws, k: int) -> tuple[float, float, dict]:
     scale = column_scales(p, xp)
     zp, zq = xp / scale, xq / scale
     check_full_rank(p, zp)
-    dist_p, index_p = cKDTree(zp).query(zp, k=k + 2)
+    dist_p, index_p = outside_window_neighbours(cKDTree(zp), zp, k + 1, p.chains, window)
     dist_q, index_q = cKDTree(zq).query(zp, k=k + 1)
-    rho, rho1 = dist_p[:, k], dist_p[:, k + 1]
+    rho, rho1 = dist_p[:, k - 1], dist_p[:, k]
     nu, nu1 = dist_q[:, k - 1], dist_q[:, k]
     if (rho == 0).any():
         raise ValueError(
             f"{int((rho == 0).sum())} draws of the {p.label} coincide with {k} or more other "
-            f"draws (zero k-th neighbour distance, k={k}); the kNN divergence would be infinite. "
-            "Repeated draws come from rejected Metropolis proposals or a discrete quantity "
-            "stored as float: use method='gaussian', a larger k, or integer draws with "
+            f"draws outside the Theiler window (window={window}; zero k-th neighbour distance, "
+            f"k={k}); the kNN divergence would be infinite. Repeated draws come from NUTS "
+            "trajectories that kept their starting point or rejected Metropolis proposals "
+            "(consecutive: window='auto' removes them), chains that share draws, or a discrete "
+            "quantity stored as float: use method='gaussian', a larger k, or integer draws with "
             "method='plugin'."
         )
     if (nu == 0).any():
@@ -133,25 +148,37 @@ def knn_kl(p: Draws, q: Draws, k: int) -> tuple[float, float, dict]:
             f"the {q.label}; the kNN divergence would be -inf. Use method='gaussian', a larger "
             "k, or integer draws with method='plugin'."
         )
-    if (dist_p[:, 1] == 0).any():
-        warn_duplicates(p, int((dist_p[:, 1] == 0).sum()), k, "divergence high")
+    if (dist_p[:, 0] == 0).any():
+        warn_duplicates(p, int((dist_p[:, 0] == 0).sum()), k, "divergence high", window)
+    candidates = n - 1 - excluded_counts(n, p.chains, window)
     log_nu, log_rho = np.log(nu), np.log(rho)
     sum_nu, sum_rho = log_nu.sum(), log_rho.sum()
-    value = d * (sum_nu - sum_rho) / n + np.log(m / (n - 1))
+    # <log N_i> - log(n - 1), exactly 0 for window=0.
+    window_term = np.mean(np.log(candidates / (n - 1)))
+    value = d * (sum_nu - sum_rho) / n + np.log(m / (n - 1)) - window_term
     # Leave one p draw out: its own term goes; draws that had it among their k nearest p draws
-    # move to their (k+1)-th. Leave one q draw out: p draws that had it among their k nearest
-    # q draws move to their (k+1)-th.
+    # move to their (k+1)-th; draws whose window does not hold it lose one candidate:
+    # sum_{i != j} log N_i^{-j} - (n - 1) log(n - 2) = sum_{i != j} c_i - c_j
+    # + sum_{i in window(j)} log(N_i / (N_i - 1)), c_i = log((N_i - 1) / (n - 2)).
+    # Leave one q draw out: p draws that had it among their k nearest q draws move to their
+    # (k+1)-th.
     shift_p = np.bincount(
-        index_p[:, 1 : k + 1].ravel(), weights=np.repeat(np.log(rho1 / rho), k), minlength=n
+        index_p[:, :k].ravel(), weights=np.repeat(np.log(rho1 / rho), k), minlength=n
     )
+    c = np.log((candidates - 1) / (n - 2))
+    window_loo = (
+        c.sum() - c + window_sum(np.log(candidates / (candidates - 1)), p.chains, window)
+    ) / (n - 1)
     loo_p = d * ((sum_nu - log_nu) - (sum_rho - log_rho + shift_p)) / (n - 1) + np.log(m / (n - 2))
+    loo_p = loo_p - window_loo
     shift_q = np.bincount(
         index_q[:, :k].ravel(), weights=np.repeat(np.log(nu1 / nu), k), minlength=m
     )
-    loo_q = d * (sum_nu + shift_q - sum_rho) / n + np.log((m - 1) / (n - 1))
+    loo_q = d * (sum_nu + shift_q - sum_rho) / n + np.log((m - 1) / (n - 1)) - window_term
     var_p, ess_p = mc_variance(n * value - (n - 1) * loo_p, p.chains)
     var_q, ess_q = mc_variance(m * value - (m - 1) * loo_q, q.chains)
-    return float(value), float(np.sqrt(var_p + var_q)), {"k": k, "ess_p": ess_p, "ess_q": ess_q}
+    attrs = {"k": k, "window": window, "ess_p": ess_p, "ess_q": ess_q}
+    return float(value), float(np.sqrt(var_p + var_q)), attrs
 
 
 def gaussian_kl(p: Draws, q: Draws) -> tuple[float, float, dict]:
@@ -218,7 +245,14 @@ def plugin_kl(p: Draws, q: Draws) -> tuple[float, float, dict]:
     return value, float(np.sqrt(var_p + var_q)), {"ess_p": ess_p, "ess_q": ess_q}
 
 
-def _kl_pair(p: Draws, q: Draws, method: str, k: int) -> tuple[float, float, dict]:
+def _knn_window(window, p: Draws, k: int) -> int:
+    """The Theiler window of the p-to-p kNN searches, resolved once per variable."""
+    check_finite(p)
+    check_count(p, k + 2, "knn", f"k={k} neighbours of each draw and one more")
+    return resolve_window(window, p, k + 1)
+
+
+def _kl_pair(p: Draws, q: Draws, method: str, k: int, window: int = 0) -> tuple[float, float, dict]:
     check_finite(p)
     check_finite(q)
     if p.values.shape[1] != q.values.shape[1]:
@@ -227,7 +261,7 @@ def _kl_pair(p: Draws, q: Draws, method: str, k: int) -> tuple[float, float, dic
             f"{q.values.shape[1]}; KL needs the same variable on both sides."
         )
     if method == "knn":
-        value, error, attrs = knn_kl(p, q, k)
+        value, error, attrs = knn_kl(p, q, k, window)
     elif method == "gaussian":
         value, error, attrs = gaussian_kl(p, q)
     else:
@@ -249,6 +283,7 @@ def kl_divergence(
     *,
     joint: bool = True,
     k: int = DEFAULT_K,
+    window="auto",
     sample_dims=SAMPLE_DIMS,
     group: str = "posterior",
 ) -> xr.Dataset:
@@ -270,11 +305,16 @@ def kl_divergence(
         otherwise.
 
         * ``"knn"``, Wang-Kulkarni-Verdú [1]_: with :math:`n` draws of :math:`p`, :math:`m` of
-          :math:`q`, :math:`\rho_k(i)` the distance from :math:`x_i` to its k-th nearest other
-          draw of :math:`p` and :math:`\nu_k(i)` to its k-th nearest draw of :math:`q`,
-          :math:`\hat D = \frac dn\sum_i\log\frac{\nu_k(i)}{\rho_k(i)} + \log\frac m{n-1}`.
-          Components are scaled by the standard deviations of :math:`p` first (KL is invariant
-          under the same invertible map of both samples).
+          :math:`q`, :math:`\rho_k(i)` the distance from :math:`x_i` to its k-th nearest
+          candidate draw of :math:`p`, :math:`N_i` its number of candidates and
+          :math:`\nu_k(i)` the distance to its k-th nearest draw of :math:`q`,
+          :math:`\hat D = \frac dn\sum_i\log\frac{\nu_k(i)}{\rho_k(i)} + \log m - \frac1n\sum_i
+          \log N_i`. The candidates exclude the draws of :math:`x_i`'s own chain within
+          ``window`` steps (a Theiler window [3]_), :math:`N_i = n - 1 - e_i`; ``window=0`` is
+          the i.i.d. estimator, :math:`N_i = n - 1`. The draws of :math:`q` are independent of
+          those of :math:`p` and need no window. Components are scaled by the standard
+          deviations of :math:`p` first (KL is invariant under the same invertible map of both
+          samples).
         * ``"gaussian"``: the closed form between the fitted Gaussians,
           :math:`\frac12[\mathrm{tr}(\Sigma_q^{-1}\Sigma_p) + \delta^\top\Sigma_q^{-1}\delta - d
           + \log\det\Sigma_q - \log\det\Sigma_p]`, :math:`\delta = \mu_q - \mu_p`, with each term
@@ -286,6 +326,10 @@ def kl_divergence(
     joint : bool, default True
         ``False`` gives the KL of each element's marginals, keeping dims and coords.
     k : int, default 4
+    window : "auto" or int, default "auto"
+        Theiler window of the p-to-p kNN searches; ``"auto"`` is the rule of
+        :func:`~pymc_statmech.stats.entropy` applied to the draws of :math:`p`, ``0`` the i.i.d.
+        estimator.
     sample_dims : sequence of str, default ("chain", "draw")
     group : str, default "posterior"
         The group read from ``p`` or ``q`` when they are DataTree or InferenceData objects.
@@ -294,7 +338,8 @@ def kl_divergence(
     -------
     xarray.Dataset
         One variable per input variable with the trailing ``estimate`` dimension; ``attrs``
-        record ``method``, ``k``, the effective sample sizes ``ess_p`` and ``ess_q``, units.
+        record ``method``, ``k``, ``window``, the effective sample sizes ``ess_p`` and ``ess_q``,
+        units.
 
     Notes
     -----
@@ -303,7 +348,10 @@ def kl_divergence(
     For kNN the terms are the exact leave-one-out (jackknife) pseudo-values over the draws of
     :math:`p` and of :math:`q` [2]_: a draw of :math:`q` moves the estimate by changing the
     neighbour distances of the :math:`p` draws near it, and ignoring that (the naive per-draw
-    terms) understates the error by half at d=5. For the Gaussian and plug-in estimators the
+    terms) understates the error by half at d=5. With a window, leaving a draw :math:`j` of
+    :math:`p` out also removes one candidate from every draw whose window does not hold it:
+    :math:`\sum_{i\ne j}\log N_i^{-j} = \sum_{i\ne j}\log(N_i - 1) + \sum_{i\in W(j)}\log\frac{N_i}
+    {N_i - 1}`. For the Gaussian and plug-in estimators the
     terms are the delta-method influence functions of each sample, plus for Gaussian a
     second-order term that dominates when :math:`p = q`. The estimator's bias is not included.
 
@@ -315,7 +363,12 @@ def kl_divergence(
     :math:`p = N(\mu, A)` against :math:`q = N(0, 1.5 I)` (true 0.668); :math:`+0.15` and
     :math:`+0.25` for the posterior-like case B, :math:`p = N(0.5, 0.3^2 I)` against
     :math:`q = N(0, I)` (true 4.370). It is positive, and grows with the dimension, with how much
-    narrower p is than q and with fewer draws of q. Gaussian: unbiased for Gaussian draws (for
+    narrower p is than q and with fewer draws of q. MCMC draws of p (case A, 4 chains of 1000
+    draws, m = 4000): i.i.d. :math:`+0.018`; AR(1) chains with lag-one correlation 0.9,
+    :math:`+0.245` with ``window=0`` and :math:`-0.029` with ``window="auto"`` (about 25
+    draws); 10% of the draws copies of the one before (NUTS), :math:`+0.098` (and a -inf error in
+    a third of the seeds) and :math:`+0.021`. Error / spread with ``window="auto"``: 1.20
+    (i.i.d.), 1.11 (AR(1) 0.9), 1.30 (copies). Gaussian: unbiased for Gaussian draws (for
     others it is the KL between the moment-matched Gaussians); its error is conservative by up
     to 1.7x when p = q, where the estimate is second order.
 
@@ -326,6 +379,8 @@ def kl_divergence(
        Information Theory 55(5), 2392-2405.
     .. [2] Efron, B. and Stein, C. (1981). The jackknife estimate of variance. Annals of
        Statistics 9(3), 586-596.
+    .. [3] Theiler, J. (1986). Spurious dimension from correlation algorithms applied to
+       limited time-series data. Physical Review A 34, 2427-2432.
 
     Examples
     --------
@@ -362,6 +417,7 @@ def kl_divergence(
         select_vars(q_data, names, q_label)
     check_method(method, _KL_METHODS, "kl_divergence")
     k = check_k(k)
+    window = check_window(window)
     out = {}
     for name in names:
         dp = draws_of(p_data, name, p_label, dims_p)
@@ -374,14 +430,15 @@ def kl_divergence(
         chosen = method
         if method == "auto":
             chosen = "plugin" if dp.discrete and dq.discrete else "knn"
+        w = _knn_window(window, dp, k) if chosen == "knn" else 0
         if joint or not dp.shape:
-            value, error, attrs = _kl_pair(dp, dq, chosen, k)
+            value, error, attrs = _kl_pair(dp, dq, chosen, k, w)
             out[name] = estimate_array(value, error, attrs={**attrs, "units": UNITS})
             continue
         n_elements = dp.values.shape[1]
         values, errors = np.empty(n_elements), np.empty(n_elements)
         for j in range(n_elements):
-            values[j], errors[j], attrs = _kl_pair(dp.element(j), dq.element(j), chosen, k)
+            values[j], errors[j], attrs = _kl_pair(dp.element(j), dq.element(j), chosen, k, w)
         attrs = {key: val for key, val in attrs.items() if not key.startswith("ess")}
         out[name] = estimate_array(
             values.reshape(dp.shape),
@@ -437,6 +494,7 @@ def information_gain(
     evidence=None,
     method: str = "auto",
     k: int = DEFAULT_K,
+    window="auto",
     sample_dims=SAMPLE_DIMS,
     model=None,
 ) -> xr.Dataset:
@@ -472,6 +530,9 @@ def information_gain(
     method : {"auto", "knn", "gaussian", "plugin"}
         Estimator route only.
     k : int, default 4
+    window : "auto" or int, default "auto"
+        Estimator route, kNN: the Theiler window of the posterior-to-posterior searches (see
+        :func:`kl_divergence`).
     sample_dims : sequence of str, default ("chain", "draw")
     model : pymc.Model, optional
         Names the free variables for the estimator route.
@@ -540,6 +601,7 @@ def information_gain(
 
     check_method(method, _KL_METHODS, "information_gain")
     k = check_k(k)
+    window = check_window(window)
     posterior = get_group(tree, "posterior")
     prior = get_group(
         tree,
@@ -564,7 +626,8 @@ def information_gain(
     chosen = method
     if method == "auto":
         chosen = "plugin" if dp.discrete and dq.discrete else "knn"
-    value, error, attrs = _kl_pair(dp, dq, chosen, k)
+    w = _knn_window(window, dp, k) if chosen == "knn" else 0
+    value, error, attrs = _kl_pair(dp, dq, chosen, k, w)
     result = xr.Dataset(
         {
             "information_gain": estimate_array(
@@ -625,25 +688,66 @@ def _information_gain_identity(tree: xr.DataTree, evidence, sample_dims) -> xr.D
 # Mutual information.
 
 
-def ksg_mutual_information(x: Draws, y: Draws, k: int) -> tuple[float, float, float]:
-    r"""Kraskov-Stögbauer-Grassberger algorithm 1 (max-norm); error from per-draw terms."""
+def joint_draws(x: Draws, y: Draws) -> Draws:
+    """The draws of ``x`` and ``y`` side by side, as one float variable."""
+    return Draws(
+        name=f"({x.name}, {y.name})",
+        group=x.group,
+        values=np.hstack([x.values, y.values]).astype(float),
+        chains=x.chains,
+        dims=(),
+        shape=(),
+        coords={},
+    )
+
+
+def inside_window_within(z: np.ndarray, radius: np.ndarray, chains: int, window: int) -> np.ndarray:
+    """For each draw, the draws inside its window (itself included) within max-norm ``radius``."""
+    n = z.shape[0]
+    length = n // chains
+    time = np.arange(n) % length
+    count = np.ones(n, dtype=np.int64)
+    for lag in range(1, window + 1):
+        first = np.flatnonzero(time < length - lag)
+        second = first + lag
+        gap = np.abs(z[second] - z[first]).max(axis=1)
+        count[first] += gap <= radius[first]
+        count[second] += gap <= radius[second]
+    return count
+
+
+def ksg_mutual_information(
+    x: Draws, y: Draws, k: int, window: int = 0
+) -> tuple[float, float, float]:
+    r"""Kraskov-Stögbauer-Grassberger algorithm 1 (max-norm) with a Theiler window.
+
+    The joint and marginal neighbours of draw :math:`i` are searched among its
+    :math:`N_i = n - 1 - e_i` draws outside the window, and :math:`\psi(n)` becomes
+    :math:`\psi(N_i + 1)`; error from the per-draw terms.
+    """
     check_count(x, k + 1, "knn", f"k={k} neighbours of each draw")
     zx = x.values.astype(float) / column_scales(x, x.values.astype(float))
     zy = y.values.astype(float) / column_scales(y, y.values.astype(float))
     n = zx.shape[0]
     z = np.hstack([zx, zy])
-    eps = cKDTree(z).query(z, k=[k + 1], p=np.inf)[0][:, 0]
+    dist, _ = outside_window_neighbours(cKDTree(z), z, k, x.chains, window, p=np.inf)
+    eps = dist[:, k - 1]
     if (eps == 0).any():
         raise ValueError(
             f"{int((eps == 0).sum())} joint draws of ({x.name}, {y.name}) coincide with {k} or "
-            "more others (zero k-th neighbour distance): repeated draws or discrete values. "
-            "Use integer draws with method='miller_madow', or method='gaussian'."
+            f"more others outside the Theiler window (window={window}; zero k-th neighbour "
+            "distance): repeated draws or discrete values. Use integer draws with "
+            "method='miller_madow', or method='gaussian'."
         )
-    # Neighbours strictly closer than the k-th joint neighbour, self excluded.
+    # Draws outside the window strictly closer than the k-th joint neighbour.
     radius = np.nextafter(eps, 0.0)
-    n_x = cKDTree(zx).query_ball_point(zx, radius, p=np.inf, return_length=True) - 1
-    n_y = cKDTree(zy).query_ball_point(zy, radius, p=np.inf, return_length=True) - 1
-    terms = special.digamma(k) + special.digamma(n) - special.digamma(n_x + 1)
+    n_x = cKDTree(zx).query_ball_point(zx, radius, p=np.inf, return_length=True)
+    n_x -= inside_window_within(zx, radius, x.chains, window)
+    n_y = cKDTree(zy).query_ball_point(zy, radius, p=np.inf, return_length=True)
+    n_y -= inside_window_within(zy, radius, x.chains, window)
+    # psi(N_i + 1) = psi(n - e_i), written as psi(n) plus a correction that is 0 for window=0.
+    shift = special.digamma(n - excluded_counts(n, x.chains, window)) - special.digamma(n)
+    terms = special.digamma(k) + special.digamma(n) + shift - special.digamma(n_x + 1)
     terms -= special.digamma(n_y + 1)
     var, ess = mc_variance(terms, x.chains)
     return float(terms.mean()), float(np.sqrt(var)), ess
@@ -654,15 +758,7 @@ def gaussian_mutual_information(x: Draws, y: Draws) -> tuple[float, float, float
     n, dx = x.values.shape
     dy = y.values.shape[1]
     d = dx + dy
-    joint = Draws(
-        name=f"({x.name}, {y.name})",
-        group=x.group,
-        values=np.hstack([x.values, y.values]).astype(float),
-        chains=x.chains,
-        dims=(),
-        shape=(),
-        coords={},
-    )
+    joint = joint_draws(x, y)
     check_count(joint, d + 2, "gaussian", f"a nonsingular covariance of {d} components")
     fx, fy, fxy = gaussian_fit(x), gaussian_fit(y), gaussian_fit(joint)
     value = 0.5 * (
@@ -713,6 +809,7 @@ def mutual_information(
     method: str = "auto",
     *,
     k: int = DEFAULT_K,
+    window="auto",
     sample_dims=SAMPLE_DIMS,
 ) -> xr.DataArray:
     r"""Mutual information :math:`I(X; Y)` between (groups of) variables, in nats.
@@ -729,10 +826,13 @@ def mutual_information(
         otherwise; a discrete side against a continuous one has no automatic method.
 
         * ``"knn"`` (= ``"ksg"``), Kraskov-Stögbauer-Grassberger algorithm 1 [1]_: with
-          :math:`\epsilon_i` the max-norm distance from draw :math:`i` to its k-th neighbour in
-          the joint space and :math:`n_x(i)`, :math:`n_y(i)` the numbers of other draws strictly
-          closer than :math:`\epsilon_i` in each marginal,
-          :math:`\hat I = \psi(k) + \psi(n) - \langle\psi(n_x + 1) + \psi(n_y + 1)\rangle`.
+          :math:`\epsilon_i` the max-norm distance from draw :math:`i` to its k-th candidate
+          neighbour in the joint space and :math:`n_x(i)`, :math:`n_y(i)` the numbers of
+          candidates strictly closer than :math:`\epsilon_i` in each marginal,
+          :math:`\hat I = \psi(k) + \langle\psi(N_i + 1) - \psi(n_x + 1) - \psi(n_y + 1)
+          \rangle`. The :math:`N_i = n - 1 - e_i` candidates of draw :math:`i` exclude the
+          draws of its chain within ``window`` steps (a Theiler window [3]_), in the joint and
+          the marginal searches; ``window=0`` is the i.i.d. estimator with :math:`\psi(n)`.
           Components are scaled to unit standard deviation first (MI is invariant under
           separate invertible maps of x and y).
         * ``"gaussian"`` [2]_: :math:`-\frac12\log\det R` generalised to blocks,
@@ -742,13 +842,17 @@ def mutual_information(
         * ``"plugin"`` / ``"miller_madow"``: :math:`\hat H(X) + \hat H(Y) - \hat H(X, Y)` over
           observed states, with or without the Miller-Madow terms.
     k : int, default 4
+    window : "auto" or int, default "auto"
+        KSG only: the Theiler window, ``"auto"`` by the rule of
+        :func:`~pymc_statmech.stats.entropy` on the joint draws of x and y; ``0`` the i.i.d.
+        estimator.
     sample_dims : sequence of str, default ("chain", "draw")
 
     Returns
     -------
     xarray.DataArray
         Named ``mutual_information``, dimension ``estimate`` (``value``, ``error``); ``attrs``
-        record ``method``, ``k``, ``x``, ``y``, ``ess`` and units.
+        record ``method``, ``k`` and ``window`` (KSG), ``x``, ``y``, ``ess`` and units.
 
     Notes
     -----
@@ -763,7 +867,10 @@ def mutual_information(
     correlations of 0.5): the per-draw terms share neighbours, so expect the KSG error to be about
     20% low (the jackknife, used for entropy and KL, overstates it 1.5 to 1.9x here). Bias is not
     included: KSG is nearly unbiased at these sizes (+0.0003, +0.0028 and -0.0036 nats in those
-    cases).
+    cases). MCMC draws (correlation 0.6, 4 chains of 1000 draws): AR(1) chains with lag-one
+    correlation 0.9, :math:`+0.010` with ``window=0`` and :math:`-0.004` with ``window="auto"``;
+    10% of the draws copies of the one before (NUTS), :math:`+0.075` (and an error in a quarter
+    of the seeds) and :math:`+0.003`; error / spread 0.85 to 0.92 in all these cases.
 
     References
     ----------
@@ -771,6 +878,8 @@ def mutual_information(
        Physical Review E 69, 066138.
     .. [2] Cover, T. M. and Thomas, J. A. (2006). Elements of Information Theory, 2nd ed.,
        Wiley, ch. 8 (differential entropy and mutual information of Gaussians).
+    .. [3] Theiler, J. (1986). Spurious dimension from correlation algorithms applied to
+       limited time-series data. Physical Review A 34, 2427-2432.
 
     Examples
     --------
@@ -801,6 +910,7 @@ def mutual_information(
         )
     check_method(method, _MI_METHODS, "mutual_information")
     k = check_k(k)
+    window = check_window(window)
     dx = _stack(dataset, x_names, group, dims, ", ".join(x_names))
     dy = _stack(dataset, y_names, group, dims, ", ".join(y_names))
     check_finite(dx)
@@ -820,8 +930,11 @@ def mutual_information(
             chosen = "ksg"
     attrs: dict = {"method": chosen}
     if chosen == "ksg":
-        value, error, ess = ksg_mutual_information(dx, dy, k)
+        check_count(dx, k + 1, "knn", f"k={k} neighbours of each draw")
+        w = resolve_window(window, joint_draws(dx, dy), k)
+        value, error, ess = ksg_mutual_information(dx, dy, k, w)
         attrs["k"] = k
+        attrs["window"] = w
     elif chosen == "gaussian":
         value, error, ess = gaussian_mutual_information(dx, dy)
     else:

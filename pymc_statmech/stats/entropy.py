@@ -11,13 +11,14 @@ or larger; the measured biases are listed in each docstring and in ``docs/inform
 References
 ----------
 Kozachenko and Leonenko (1987); Kraskov, Stögbauer and Grassberger (2004); Miller (1955);
-Nemenman, Shafee and Bialek (2002); Ahmed and Gokhale (1989); Efron and Stein (1981). Full
-citations in :func:`entropy`.
+Nemenman, Shafee and Bialek (2002); Ahmed and Gokhale (1989); Efron and Stein (1981); Theiler
+(1986); Kantz and Schreiber (2004). Full citations in :func:`entropy`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -246,33 +247,170 @@ def check_full_rank(draws: Draws, z: np.ndarray) -> None:
         raise singular_error(draws)
 
 
-def duplicate_error(draws: Draws, count: int, k: int) -> ValueError:
+def duplicate_error(draws: Draws, count: int, k: int, window: int = 0) -> ValueError:
     return ValueError(
-        f"{count} draws of the {draws.label} coincide exactly with {k} or more other draws, so "
-        f"their k-th neighbour distance (k={k}) is zero and the kNN entropy would be -inf. "
-        "Repeated draws come from rejected Metropolis proposals or a discrete quantity stored "
-        "as float: use method='gaussian', a larger k, draws without repeats, or (for a "
-        "discrete quantity) integer draws and a discrete method."
+        f"{count} draws of the {draws.label} coincide exactly with {k} or more other draws "
+        f"outside the Theiler window (window={window}), so their k-th neighbour distance "
+        f"(k={k}) is zero and the kNN entropy would be -inf. Repeated draws come from NUTS "
+        "trajectories that kept their starting point, rejected Metropolis proposals (both "
+        "consecutive in a chain: window='auto' or window >= the longest run of copies removes "
+        "them), chains that share draws, or a discrete quantity stored as float: use "
+        "method='gaussian', a larger k, draws without repeats, or (for a discrete quantity) "
+        "integer draws and a discrete method."
     )
 
 
-def warn_duplicates(draws: Draws, count: int, k: int, effect: str = "entropy low") -> None:
+def warn_duplicates(
+    draws: Draws, count: int, k: int, effect: str = "entropy low", window: int = 0
+) -> None:
     n = draws.values.shape[0]
     warnings.warn(
         f"{count} of the {n} draws ({100 * count / n:.1f}%) of the {draws.label} coincide "
-        "exactly with another draw (a NUTS trajectory that kept its starting point, a rejected "
-        "Metropolis proposal). Each repeat moves its own k-th neighbour one rank closer, "
-        f"biasing the kNN {effect} by about {count / n / max(k - 1, 1):.3f} nats "
+        f"exactly with another draw outside the Theiler window (window={window}): chains that "
+        "share draws, or, with window=0, a NUTS trajectory that kept its starting point or a "
+        "rejected Metropolis proposal. Each repeat moves its own k-th neighbour one rank "
+        f"closer, biasing the kNN {effect} by about {count / n / max(k - 1, 1):.3f} nats "
         "(fraction / (k - 1)).",
         UserWarning,
         stacklevel=6,
     )
 
 
-def knn_entropy(draws: Draws, k: int) -> tuple[float, float, float]:
-    r"""Kozachenko-Leonenko entropy, its jackknife standard error and the ESS.
+# --------------------------------------------------------------------------------------------
+# The Theiler window: neighbours of draw t of chain c are searched among the draws that are not
+# draws s of the same chain with |t - s| <= window (Theiler 1986). Draws are chain-major, so
+# draw i is draw i % L of chain i // L, L the draws per chain.
+
+
+def check_window(window) -> str | int:
+    if window == "auto":
+        return "auto"
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 0:
+        raise ValueError(
+            f"window must be 'auto' or a non-negative integer (draws of the same chain within "
+            f"|t - s| <= window are not neighbours; 0 = i.i.d. estimator), not {window!r}."
+        )
+    return int(window)
+
+
+def autocorrelation_time(draws: Draws) -> float:
+    """Integrated autocorrelation time ``n / ESS`` of the most autocorrelated column."""
+    x = draws.values.astype(float)
+    n = x.shape[0]
+    taus = [
+        n / effective_sample_size(x[:, j], draws.chains)
+        for j in range(x.shape[1])
+        if x[:, j].std() > 0
+    ]
+    return max(taus, default=1.0)
+
+
+def longest_repeat_run(draws: Draws) -> int:
+    """Longest run of consecutive exact copies within a chain (a run of r equal draws gives r-1)."""
+    x = draws.values.reshape(draws.chains, -1, draws.values.shape[1])
+    same = (x[:, 1:] == x[:, :-1]).all(axis=2)
+    if not same.any():
+        return 0
+    padded = np.pad(same, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)
+    starts = np.flatnonzero(edges.ravel() == 1)
+    ends = np.flatnonzero(edges.ravel() == -1)
+    return int((ends - starts).max())
+
+
+def excluded_counts(n: int, chains: int, window: int) -> np.ndarray:
+    """Number of other draws inside each draw's window: ``min(t, w) + min(L - 1 - t, w)``."""
+    length = n // chains
+    t = np.arange(length)
+    e = np.minimum(t, window) + np.minimum(length - 1 - t, window)
+    return np.tile(e, chains)
+
+
+def window_sum(a: np.ndarray, chains: int, window: int) -> np.ndarray:
+    """For each draw, the sum of ``a`` over the other draws inside its window."""
+    if window == 0:
+        return np.zeros_like(a, dtype=float)
+    rows = a.reshape(chains, -1).astype(float)
+    length = rows.shape[1]
+    cum = np.concatenate([np.zeros((chains, 1)), np.cumsum(rows, axis=1)], axis=1)
+    t = np.arange(length)
+    lo = np.maximum(t - window, 0)
+    hi = np.minimum(t + window + 1, length)
+    return (cum[:, hi] - cum[:, lo] - rows).ravel()
+
+
+def resolve_window(window, draws: Draws, need: int) -> int:
+    r"""The window to use: ``window`` itself, or the ``"auto"`` rule.
+
+    ``"auto"``: 0 for one draw per chain; otherwise :math:`\max(1, \lceil\tau\rceil, r)`, with
+    :math:`\tau = n/\mathrm{ESS}` of the most autocorrelated column and :math:`r` the longest
+    run of consecutive exact copies in a chain, capped for a single chain at :math:`(n-1)/4`
+    (every draw keeps at least half of the others as candidates). Either way each draw must keep
+    ``need`` candidate neighbours.
+    """
+    n = draws.values.shape[0]
+    length = n // draws.chains
+    if window == "auto":
+        if length < 2:
+            return 0
+        w = max(1, math.ceil(autocorrelation_time(draws)), longest_repeat_run(draws))
+        if draws.chains == 1:
+            w = max(1, min(w, (n - 1) // 4))
+    else:
+        w = int(window)
+    fewest = n - 1 - min(2 * w, length - 1)
+    if fewest < need:
+        raise ValueError(
+            f"With window={w}, some draws of the {draws.label} keep only {fewest} candidate "
+            f"neighbours ({draws.chains} chain(s) of {length} draws); the kNN estimator needs "
+            f"{need}. Use a smaller window, more draws, or window=0 for independent draws."
+        )
+    return w
+
+
+def outside_window_neighbours(
+    tree: cKDTree, z: np.ndarray, need: int, chains: int, window: int, p: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of the ``need`` nearest draws outside each draw's window.
+
+    ``z`` holds the draws the tree was built on. At most ``2 window + 1`` neighbours (self
+    included) are excluded, but few of them are usually among the nearest: the first round
+    queries ``need + 1 + min(2 window, need)`` neighbours (``need + 1`` for ``window=0``), keeps
+    the first ``need`` outside the window, and each further round queries twice as many for the
+    draws left short (2-3x faster than ``need + 2 window + 1`` at once for ``window=20``).
+    """
+    n = z.shape[0]
+    length = n // chains
+    chain, time = np.divmod(np.arange(n), length)
+    dist = np.empty((n, need))
+    index = np.empty((n, need), dtype=np.intp)
+    todo = np.arange(n)
+    count = min(n, need + 1 + min(2 * window, need))
+    while todo.size:
+        found, where = tree.query(z[todo], k=count, p=p)
+        found = found.reshape(todo.size, count)
+        where = where.reshape(todo.size, count)
+        inside = (chain[where] == chain[todo, None]) & (
+            np.abs(time[where] - time[todo, None]) <= window
+        )
+        done = (~inside).sum(axis=1) >= need
+        order = np.argsort(inside[done], axis=1, kind="stable")[:, :need]
+        dist[todo[done]] = np.take_along_axis(found[done], order, axis=1)
+        index[todo[done]] = np.take_along_axis(where[done], order, axis=1)
+        todo = todo[~done]
+        if todo.size and count == n:
+            raise ValueError("Too few draws outside the window.")  # excluded by resolve_window
+        count = min(n, 2 * count)
+    return dist, index
+
+
+def knn_entropy(draws: Draws, k: int, window: int = 0) -> tuple[float, float, float]:
+    r"""Kozachenko-Leonenko entropy with a Theiler window, its jackknife error and the ESS.
 
     Columns are scaled to unit standard deviation first (the log scales are added back exactly).
+    With :math:`N_i = n - 1 - e_i` candidate neighbours of draw :math:`i` (:math:`e_i` other
+    draws inside its window), :math:`\hat H = \langle\psi(N_i + 1)\rangle - \psi(k) + \log V_d
+    + \frac dn\sum_i\log\rho_k(i)`; ``window=0`` is the i.i.d. estimator (:math:`N_i = n - 1`).
     """
     check_count(draws, k + 2, "knn", f"k={k} neighbours of each draw and one more")
     x = draws.values.astype(float)
@@ -280,22 +418,27 @@ def knn_entropy(draws: Draws, k: int) -> tuple[float, float, float]:
     scale = column_scales(draws, x)
     z = x / scale
     check_full_rank(draws, z)
-    dist, index = cKDTree(z).query(z, k=k + 2)
-    rk, rk1 = dist[:, k], dist[:, k + 1]
+    dist, index = outside_window_neighbours(cKDTree(z), z, k + 1, draws.chains, window)
+    rk, rk1 = dist[:, k - 1], dist[:, k]
     if (rk == 0).any():
-        raise duplicate_error(draws, int((rk == 0).sum()), k)
-    if (dist[:, 1] == 0).any():
-        warn_duplicates(draws, int((dist[:, 1] == 0).sum()), k)
+        raise duplicate_error(draws, int((rk == 0).sum()), k, window)
+    if (dist[:, 0] == 0).any():
+        warn_duplicates(draws, int((dist[:, 0] == 0).sum()), k, window=window)
+    candidates = n - 1 - excluded_counts(n, draws.chains, window)
     log_rk = np.log(rk)
     total = log_rk.sum()
     const = np.log(scale).sum() + log_unit_ball(d) - special.digamma(k)
-    value = special.digamma(n) + const + d * total / n
-    # Leave-one-out: removing draw j drops its own term and moves the k-th neighbour of every
-    # draw that had j among its k nearest to its (k+1)-th.
-    shift = np.bincount(
-        index[:, 1 : k + 1].ravel(), weights=np.repeat(np.log(rk1 / rk), k), minlength=n
-    )
-    loo = special.digamma(n - 1) + const + d * (total - log_rk + shift) / (n - 1)
+    # <psi(N_i + 1)>, written as psi(n) plus a correction that is exactly 0 for window=0.
+    value = special.digamma(n) + np.mean(special.digamma(candidates + 1) - special.digamma(n))
+    value = value + const + d * total / n
+    # Leave-one-out: removing draw j drops its own term; moves the k-th neighbour of every draw
+    # that had j among its k nearest to its (k+1)-th; and takes one candidate from every draw
+    # whose window does not hold j: sum_{i != j} psi(N_i^{-j} + 1) - (n - 1) psi(n - 1)
+    # = sum_{i != j} c_i - c_j + sum_{i in window(j)} 1 / N_i, c_i = psi(N_i) - psi(n - 1).
+    shift = np.bincount(index[:, :k].ravel(), weights=np.repeat(np.log(rk1 / rk), k), minlength=n)
+    c = special.digamma(candidates) - special.digamma(n - 1)
+    psi_loo = (c.sum() - c + window_sum(1.0 / candidates, draws.chains, window)) / (n - 1)
+    loo = special.digamma(n - 1) + psi_loo + const + d * (total - log_rk + shift) / (n - 1)
     pseudo = n * value - (n - 1) * loo
     var, ess = mc_variance(pseudo, draws.chains)
     return float(value), float(np.sqrt(var)), ess
@@ -480,12 +623,15 @@ def resolve_method(method: str, draws: Draws) -> str:
     return method
 
 
-def _entropy_one(draws: Draws, method: str, k: int, n_states) -> tuple[float, float, dict]:
+def _entropy_one(
+    draws: Draws, method: str, k: int, n_states, window: int = 0
+) -> tuple[float, float, dict]:
     check_finite(draws)
     attrs: dict = {"method": method}
     if method == "knn":
-        value, error, ess = knn_entropy(draws, k)
+        value, error, ess = knn_entropy(draws, k, window)
         attrs["k"] = k
+        attrs["window"] = window
     elif method == "gaussian":
         value, error, ess = gaussian_entropy(draws)
     else:
@@ -505,6 +651,7 @@ def entropy(
     joint: bool = True,
     k: int = DEFAULT_K,
     n_states: int | None = None,
+    window="auto",
     sample_dims=SAMPLE_DIMS,
 ) -> xr.Dataset:
     r"""Entropy of the draws of each variable, in nats, with a Monte Carlo standard error.
@@ -523,13 +670,20 @@ def entropy(
     method : {"auto", "knn", "gaussian", "plugin", "miller_madow", "nsb"}
         ``"auto"`` takes ``"miller_madow"`` for integer or boolean draws and ``"knn"`` for floats.
 
-        * ``"knn"``, Kozachenko-Leonenko [1]_ [2]_:
-          :math:`\hat H = \psi(n) - \psi(k) + \log V_d + \frac dn \sum_i \log\rho_k(i)`,
-          with :math:`\rho_k(i)` the Euclidean distance from draw :math:`i` to its k-th nearest
-          other draw and :math:`V_d = \pi^{d/2}/\Gamma(d/2+1)`. Each component is first scaled
-          to unit standard deviation (the log scales are added back exactly), so the result does
-          not depend on units. Repeated draws are warned about; a zero k-th neighbour distance
-          (k or more copies of a draw) raises an error.
+        * ``"knn"``, Kozachenko-Leonenko [1]_ [2]_ with a Theiler window [7]_:
+          :math:`\hat H = \frac1n\sum_i\psi(N_i + 1) - \psi(k) + \log V_d + \frac dn \sum_i
+          \log\rho_k(i)`, with :math:`\rho_k(i)` the Euclidean distance from draw :math:`i` to
+          its k-th nearest candidate neighbour, :math:`N_i` its number of candidates and
+          :math:`V_d = \pi^{d/2}/\Gamma(d/2+1)`. The candidates of draw :math:`t` of chain
+          :math:`c` are all draws except those of chain :math:`c` with
+          :math:`|t - s| \le w` (``window``), so :math:`N_i = n - 1 - e_i` with
+          :math:`e_i = \min(t, w) + \min(L - 1 - t, w)` for chains of :math:`L` draws; for
+          ``window=0``, :math:`N_i = n - 1` and this is the i.i.d. estimator with
+          :math:`\psi(n)`. Each component is first scaled to unit standard deviation (the log
+          scales are added back exactly), so the result does not depend on units. Exact copies
+          outside the window (chains that share draws, or any copies with ``window=0``) are
+          warned about; a zero k-th neighbour distance (k or more such copies of a draw) raises
+          an error.
         * ``"gaussian"``: the entropy of the fitted Gaussian,
           :math:`\frac d2(1 + \log 2\pi) + \frac12\log\det\Sigma`, with :math:`\log\det\Sigma`
           estimated without bias from the sample covariance :math:`S` (divisor :math:`n - 1`)
@@ -547,6 +701,13 @@ def entropy(
         ``False`` gives one entropy per element, keeping the variable's dims and coords.
     k : int, default 4
         Neighbours of the kNN estimator.
+    window : "auto" or int, default "auto"
+        Theiler window of the kNN estimator: draws of the same chain at most ``window`` steps
+        apart are not neighbours. ``"auto"``: :math:`\max(1, \lceil\tau\rceil, r)`, with
+        :math:`\tau = n/\mathrm{ESS}` the integrated autocorrelation time of the most
+        autocorrelated component and :math:`r` the longest run of consecutive exact copies in a
+        chain (0 with one draw per chain; a single chain is capped at :math:`(n-1)/4`). ``0``
+        gives the i.i.d. estimator. Chosen once per variable (also with ``joint=False``).
     n_states : int, optional
         :math:`K`, the number of possible (joint) states, for ``"nsb"``. Default: the number of
         distinct states observed, which makes NSB a correction for the states seen only; pass
@@ -559,8 +720,8 @@ def entropy(
     xarray.Dataset
         One variable per input variable, with a trailing dimension ``estimate`` =
         ``["value", "error"]``; per-element results keep the variable's other dims and coords.
-        ``attrs`` record ``method``, ``k`` (kNN), ``n_states`` (NSB), ``ess`` and
-        ``units="nat"``.
+        ``attrs`` record ``method``, ``k`` and ``window`` (kNN), ``n_states`` (NSB), ``ess``
+        and ``units="nat"``.
 
     Notes
     -----
@@ -569,12 +730,16 @@ def entropy(
     accounts for autocorrelated MCMC draws). It does not include the estimator's bias.
 
     * kNN: the terms are the leave-one-out (jackknife) pseudo-values
-      :math:`n\hat H - (n-1)\hat H_{-j}` [6]_, computed exactly from the (k+1)-th neighbour
-      distances. The naive per-draw terms :math:`\psi(n) - \psi(k) + \log V_d + d\log\rho_k(i)`
-      share neighbours and understate the error. Measured over 200 seeds (standard Gaussians,
-      n=4000, k=4), reported error / actual spread: 1.41 at d=1, 1.07 at d=5 (naive terms:
-      0.87, 100 seeds), 0.99 at d=10; 0.84 for 4 AR(1) chains of 1000 draws with lag-one
-      correlation 0.9 at d=5.
+      :math:`n\hat H - (n-1)\hat H_{-j}` [6]_, computed exactly from the (k+1)-th candidate
+      neighbour distances and, with a window, the candidate counts: leaving draw :math:`j` out
+      removes one candidate from every draw whose window does not hold :math:`j`, so
+      :math:`\sum_{i\ne j}\psi(N_i^{-j} + 1) = \sum_{i\ne j}\psi(N_i) + \sum_{i \in W(j)} 1/N_i`
+      (:math:`W(j)` the other draws of :math:`j`'s window). The naive per-draw terms
+      :math:`\psi(n) - \psi(k) + \log V_d + d\log\rho_k(i)` share neighbours and understate the
+      error. Measured over 200 seeds (standard Gaussians, n=4000, k=4), reported error / actual
+      spread: 1.41 at d=1, 1.07 at d=5 (naive terms: 0.87, 100 seeds), 0.99 at d=10; for 4 AR(1)
+      chains of 1000 draws with lag-one correlation 0.9 at d=5, 0.84 with ``window=0`` and 1.04
+      with ``window="auto"``.
     * Gaussian: the exact i.i.d. variance :math:`\frac14\sum_i\psi_1(\frac{n-i}2)` of the
       log-determinant times :math:`n/\mathrm{ESS}` of the squared Mahalanobis distances (the
       influence of a draw on :math:`\log\det S`).
@@ -583,12 +748,17 @@ def entropy(
 
     **Bias** (measured, mean over 200 seeds; standard Gaussians, n=4000 draws, ``k=4``): kNN
     :math:`-0.002` nats at d=1, :math:`-0.065` at d=5 (:math:`-0.045` with k=1, :math:`-0.075`
-    with k=10), :math:`+0.028` at d=10. Autocorrelated draws bias it further down, because
-    consecutive draws sit closer than independent neighbours: :math:`-0.071` at d=5 for 4 AR(1)
-    chains of 1000 draws with lag-one correlation 0.5, :math:`-0.31` with 0.9; thin such
-    chains. Gaussian: unbiased for Gaussian draws. Plug-in: biased low by about
-    :math:`(m-1)/(2n)`, which Miller-Madow removes to first order; NSB is much less biased when
-    :math:`n` is not large compared with :math:`K`.
+    with k=10), :math:`+0.028` at d=10. Without a window, autocorrelated draws bias it further
+    down, because consecutive draws sit closer than independent neighbours: at d=5 for 4 AR(1)
+    chains of 1000 draws, :math:`-0.066` with lag-one correlation 0.5 and :math:`-0.296` with
+    0.9; ``window="auto"`` (about 4 and 25 draws) gives :math:`-0.059` and :math:`-0.013`
+    (i.i.d. draws of the same size: :math:`-0.060`). Draws of which 10% are copies of the draw
+    before (NUTS trajectories that kept their starting point): :math:`-0.138` at d=5 and
+    :math:`-0.087` at d=2 with ``window=0`` (and a -inf error in a third of the seeds, where a
+    run of copies reached k), :math:`-0.060` and :math:`-0.0065` with ``window="auto"``, as for
+    the same draws without copies. Gaussian: unbiased for Gaussian draws. Plug-in: biased low
+    by about :math:`(m-1)/(2n)`, which Miller-Madow removes to first order; NSB is much less
+    biased when :math:`n` is not large compared with :math:`K`.
 
     References
     ----------
@@ -604,6 +774,9 @@ def entropy(
        multivariate distributions. IEEE Transactions on Information Theory 35(3), 688-692.
     .. [6] Efron, B. and Stein, C. (1981). The jackknife estimate of variance. Annals of
        Statistics 9(3), 586-596.
+    .. [7] Theiler, J. (1986). Spurious dimension from correlation algorithms applied to
+       limited time-series data. Physical Review A 34, 2427-2432; Kantz, H. and Schreiber, T.
+       (2004). Nonlinear Time Series Analysis, 2nd ed., Cambridge University Press.
 
     Examples
     --------
@@ -623,6 +796,8 @@ def entropy(
     array([4.2 , 0.04])
     >>> h["theta"].attrs["method"], h["theta"].attrs["k"]
     ('knn', 4)
+    >>> h["theta"].attrs["window"] >= 1  # Theiler window, from the autocorrelation time
+    True
     >>> entropy(tree, method="gaussian")["theta"].values.round(2)
     array([4.24, 0.03])
     >>> entropy(tree, joint=False)["theta"].sel(estimate="value").values.round(2)
@@ -634,15 +809,21 @@ def entropy(
     names = select_vars(dataset, var_names, group)
     check_method(method, ("auto", *_CONTINUOUS, *_DISCRETE), "entropy")
     k = check_k(k)
+    window = check_window(window)
     out = {}
     for name in names:
         draws = draws_of(dataset, name, group, dims)
         chosen = resolve_method(method, draws)
+        w = 0
+        if chosen == "knn":
+            check_finite(draws)
+            check_count(draws, k + 2, "knn", f"k={k} neighbours of each draw and one more")
+            w = resolve_window(window, draws, k + 1)
         out[name] = _per_variable(
             draws,
             chosen,
             joint,
-            functools.partial(_entropy_one, method=chosen, k=k, n_states=n_states),
+            functools.partial(_entropy_one, method=chosen, k=k, n_states=n_states, window=w),
         )
     result = xr.Dataset(out)
     result.attrs.update(units=UNITS, group=group, error=ERROR_MEANING)
