@@ -43,11 +43,11 @@ class _StandInIsingRV(RandomVariable):
     dtype = "int8"
     __props__ = ("name", "signature", "dtype", "inplace", "structure")
 
-    def __init__(self, structure: IsingStructure, **kwargs):
+    def __init__(self, structure: IsingStructure, *, signature=None, **kwargs):
         self.structure = structure
         core = "(l,w)" if structure.shape is not None and len(structure.shape) == 2 else "(n)"
         kwargs.pop("dtype", None)
-        super().__init__(signature=f"(e),(n),()->{core}", dtype="int8", **kwargs)
+        super().__init__(signature=signature or f"(e),(n),()->{core}", dtype="int8", **kwargs)
 
     def _supp_shape_from_params(self, dist_params, param_shapes=None):
         s = self.structure
@@ -65,16 +65,18 @@ def _stand_in_logp(op, values, rng, size, J, h, beta, **kwargs):
     s = op.structure
     x = pt.cast(value, "float64").reshape((-1, s.n_spins))
     i, j = s.edges[:, 0], s.edges[:, 1]
-    log_weight = beta * ((x[:, i] * x[:, j]) @ J + x @ h)
+    batch = value.shape[: value.ndim - len(op._supp_shape_from_params(None))]
+    log_weight = beta * ((x[:, i] * x[:, j]) @ J + x @ h).reshape(batch)
     if s.n_spins <= 16:
         S = pt.as_tensor(spin_table(s.n_spins).astype(float))
-        log_weight = log_weight - pt.logsumexp(beta * ((S[:, i] * S[:, j]) @ J + S @ h))
-    return log_weight.reshape(value.shape[: value.ndim - len(op._supp_shape_from_params(None))])
+        all_states = (S[:, i] * S[:, j]) @ J + S @ h
+        log_weight = log_weight - pt.logsumexp(beta[..., None] * all_states, axis=-1)
+    return log_weight
 
 
 @_support_point.register(_StandInIsingRV)
 def _stand_in_support_point(op, rv, *args):
-    return pt.ones_like(rv)
+    return pt.as_tensor(np.ones(rv.type.shape, dtype=np.int8))  # static shapes in these tests
 
 
 def ising(name, J, h=0.0, beta=1.0, method="auto", **structure_kwargs):
@@ -324,6 +326,43 @@ def test_gibbs_marginals_and_correlations_match_enumeration(structure_kwargs):
     z_c = [mcse_z(pairs[:, e], chains, corr[e]) for e in range(structure.n_edges)]
     assert np.all(np.abs(z_m) < 4), z_m
     assert np.all(np.abs(z_c) < 4), z_c
+
+
+def test_batched_variable_with_one_beta_per_system():
+    """Two systems in one variable (value (2, 3, 3)), each at its own beta."""
+    structure = ising_structure(lattice=(3, 3))
+    betas = np.array([0.2, 0.6])
+    with pm.Model() as model:
+        s = ising("s", J=1.0, beta=betas, lattice=(3, 3), method="enumerate")
+        step = IsingGibbs([s])
+    assert step.batch_shape == (2,)
+    chains = 4
+    _, spins = run_step(step, model.initial_point(), 2000, chains, 50, seed=6)
+    spins = spins.reshape(chains, -1, 2, 9)
+    pair = spins[..., structure.edges[:, 0]] * spins[..., structure.edges[:, 1]]
+    for b, beta in enumerate(betas):
+        _, _, e = enumerate_moments(structure, 1.0, 0.0, beta)
+        z = mcse_z(-pair[:, :, b].sum(-1), chains, e)
+        assert abs(z) < 4, (beta, z)
+
+
+def test_step_without_vars_takes_the_ising_variable_and_pickles():
+    import cloudpickle
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu")
+        s = ising("s", J=0.5, lattice=(3, 3), boundary="open", method="enumerate")
+        pm.Normal("y", mu=mu * s, sigma=1.0, observed=np.ones((3, 3)))
+        step = IsingGibbs()
+    assert step.vars == [model.rvs_to_values[s]]
+    clone = cloudpickle.loads(cloudpickle.dumps(step))
+    point = model.initial_point()
+    a, _ = step.step(point)
+    b, _ = clone.step(point)
+    assert a["s"].shape == (3, 3) and b["s"].shape == (3, 3)
+    with pm.Model(), pytest.raises(ValueError, match="the model has no free Ising variable"):
+        pm.Normal("x")
+        IsingGibbs()
 
 
 # -- inside pm.sample --------------------------------------------------------------------------

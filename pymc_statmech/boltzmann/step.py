@@ -103,6 +103,16 @@ class _IsingStep(BlockedStep):
         "magnetization": (np.float64, []),
     }
 
+    def __new__(cls, *args, **kwargs):
+        # without vars, PyMC's BlockedStep would take every model variable: take the Ising ones
+        if not args and kwargs.get("vars") is None:
+            model = modelcontext(kwargs.get("model"))
+            found = [v for v in model.value_vars if is_ising_variable(model.values_to_rvs[v])]
+            if not found:
+                raise ValueError(f"{cls.__name__}: the model has no free Ising variable.")
+            kwargs["vars"] = found
+        return super().__new__(cls, *args, **kwargs)
+
     def __init__(
         self,
         vars=None,
