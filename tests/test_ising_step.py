@@ -373,25 +373,34 @@ def _denoising_model(y, mu, sigma, J):
     return model, s
 
 
-def test_pm_sample_assigns_ising_gibbs_and_denoises_exactly():
+@pytest.mark.parametrize(
+    ("step_class", "stat"),
+    [(None, "magnetization"), (SwendsenWang, "largest_cluster"), (Wolff, "cluster_size")],
+    ids=["IsingGibbs (assigned)", "SwendsenWang", "Wolff"],
+)
+def test_pm_sample_denoises_exactly(step_class, stat):
+    """Latent spins with Normal children: the children's field (and, for the cluster methods,
+    the ghost spin carrying it) against the exact posterior of the 2^9 states."""
     rng = np.random.default_rng(31)
     structure = ising_structure(lattice=(3, 3), boundary="open")
     truth = np.array([[1, 1, -1], [1, 1, -1], [1, -1, -1]])
     mu, sigma, J = 1.0, 1.2, 0.5
     y = mu * truth + rng.normal(0, sigma, (3, 3))
-    model, _ = _denoising_model(y, mu, sigma, J)
+    model, s = _denoising_model(y, mu, sigma, J)
     # exact posterior: p(s | y) ~ exp(J sum s_i s_j + sum_i s_i mu y_i / sigma^2)
     m, _, _ = enumerate_moments(structure, J, 0.0, 1.0, extra=(mu * y / sigma**2).ravel())
     with model:
+        step = None if step_class is None else step_class([s])
         idata = pm.sample(
             draws=2500,
             tune=200,
             chains=2,
+            step=step,
             random_seed=7,
             progressbar=False,
             compute_convergence_checks=False,
         )
-    assert "ising_energy" in idata.sample_stats and "magnetization" in idata.sample_stats
+    assert "ising_energy" in idata.sample_stats and stat in idata.sample_stats
     post = idata.posterior["s"].values.reshape(2, -1, 9).astype(float)
     z = [mcse_z(post[:, :, k], 2, m[k]) for k in range(9)]
     assert np.all(np.abs(z) < 4), z

@@ -224,8 +224,7 @@ class _IsingStep(BlockedStep):
         plus = value.type()
         (up,) = clone_replace([total], {value: plus})
         (down,) = clone_replace([total], {value: -plus})
-        field = pt.clip((up - down) / 2.0, -_FIELD_CLIP, _FIELD_CLIP)
-        field = pt.switch(pt.isnan(field), np.nan, field)
+        field = pt.clip((up - down) / 2.0, -_FIELD_CLIP, _FIELD_CLIP)  # NaN stays NaN
         fn = model.compile_fn(field, inputs=[plus, *others_in], point_fn=False, **compile_kwargs)
         self._children = names
         return fn, [v.name for v in others_in]
@@ -355,10 +354,10 @@ class IsingGibbs(_IsingStep):
 
     Examples
     --------
-    >>> import pymc as pm, pymc_statmech as psm  # doctest: +SKIP
-    >>> with pm.Model():
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> with pm.Model():  # doctest: +SKIP
     ...     s = psm.Ising("s", J=1.0, beta=0.44, lattice=(16, 16))
-    ...     idata = pm.sample(draws=200, tune=50, chains=1)   # IsingGibbs assigned
+    ...     idata = pm.sample(draws=200, tune=50, chains=1)  # IsingGibbs assigned
     """
 
     name = "ising_gibbs"
