@@ -520,3 +520,11 @@ def test_non_separable_children_are_refused():
         pm.Normal("total", mu=s.sum(), sigma=1.0, observed=2.0)
         with pytest.raises(ValueError, match=r"'total'.*does not align with the sites"):
             IsingGibbs([s])
+
+
+@pytest.mark.skipif(_Ising is None, reason="needs the library's Ising distribution")
+def test_pseudo_likelihood_latent_spins_are_refused():
+    with pm.Model():
+        s = _Ising("s", J=0.5, lattice=(3, 3), method="pseudo_likelihood")
+        with pytest.raises(ValueError, match="method='pseudo_likelihood'"):
+            IsingGibbs([s])

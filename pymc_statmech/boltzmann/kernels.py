@@ -63,8 +63,8 @@ Randomness
     and then use SplitMix64 [4]_ outputs :math:`\mathrm{mix}(\mathrm{key} + i\gamma)` of a running
     counter :math:`i`: the same stream as a SplitMix64 generator seeded with the key, but
     counter-based, so a row of updates has no serial dependence through a generator state and
-    vectorises (``Generator.random()`` per update measured about 4x slower here). The cluster
-    kernels call ``Generator.random()`` directly.
+    vectorises; 32 of its bits decide a table update, 53 an ``exp`` one. The cluster kernels,
+    bound by memory access rather than arithmetic, call ``Generator.random()`` directly.
 
 References
 ----------

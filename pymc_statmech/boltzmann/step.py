@@ -146,16 +146,16 @@ class _IsingStep(BlockedStep):
         if getattr(rv.owner.op, "method", None) == "pseudo_likelihood":
             raise ValueError(
                 f"{cls}: {value.name!r} has method='pseudo_likelihood', a product of "
-                "conditionals that is not the Ising distribution of latent spins; use an exact "
-                "or approximate log-partition method for latent spins (the spin updates only "
-                "need the Ising conditional, which any method other than pseudo_likelihood has)."
+                "conditionals meant for observed snapshots, not the Ising distribution; the "
+                "spin updates sample the Ising conditional, so give latent spins any other "
+                "method (exact, or 'mean_field' / 'bethe' when log Z only matters for the "
+                "other variables)."
             )
         if init not in ("random", "point"):
             raise ValueError(f"{cls}: init must be 'random' or 'point', got {init!r}.")
         self.vars = vars
         self.blocked = blocked
         self.rng = get_random_generator(rng)
-        self.model = model
         self.init = init
         self.pending_init = init == "random"
         self._name = value.name
