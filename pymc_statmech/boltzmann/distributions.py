@@ -1,0 +1,442 @@
+r"""Ising and Boltzmann distributions as PyMC distributions.
+
+An Ising model is an exponential family: statistics :math:`T(s) = (s_i s_j)_{e}, (s_i)_i` and
+natural parameters :math:`\eta = (\beta J, \beta h)`, with log-partition
+:math:`A(\eta) = \log Z` computed by :func:`~pymc_statmech.boltzmann.ising_log_partition`. The
+distribution is declared through :class:`~pymc_statmech.expfam.family.Family`, so its mean
+parameters (correlations and magnetisations), Fisher information (the susceptibilities) and
+entropy come from :math:`A` by automatic differentiation, as for every family of the library:
+``psm.entropy(ising_variable)`` works.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pymc.distributions.distribution import Discrete, _support_point
+from pymc.logprob.abstract import _logprob
+from pytensor.graph.basic import Constant
+from pytensor.tensor.random.op import RandomVariable
+
+from pymc_statmech.boltzmann.exact import exact_sampler_fits, sample_exact
+from pymc_statmech.boltzmann.lattice import (
+    IsingStructure,
+    edge_couplings,
+    ising_structure,
+    site_fields,
+)
+from pymc_statmech.boltzmann.partition import ising_log_partition
+from pymc_statmech.expfam.api import FamilyForm, _family_form
+from pymc_statmech.expfam.family import Family
+
+__all__ = ["Boltzmann", "Ising", "IsingRV", "ising_family"]
+
+#: Methods of ``psm.Ising``: the exact or approximate log-partition, or the pseudo-likelihood.
+ISING_METHODS = (
+    "auto",
+    "enumerate",
+    "transfer_matrix",
+    "kaufman",
+    "chain",
+    "mean_field",
+    "bethe",
+    "pseudo_likelihood",
+)
+
+
+def _flat_spins(structure: IsingStructure, value):
+    """``(..., n)`` spins from a value shaped ``(..., *structure.shape)`` (or ``(..., n)``)."""
+    core = len(structure.shape) if structure.shape is not None else 1
+    if core == 2:
+        return value.reshape((*value.shape[:-2], structure.n_spins))
+    return value
+
+
+def local_fields(structure: IsingStructure, J, h, spins):
+    r"""Local fields :math:`f_i = h_i + \sum_{e = (i, j)} J_e s_j`, shape ``(..., n)``."""
+    i, j = structure.edges[:, 0], structure.edges[:, 1]
+    spins_first = pt.moveaxis(spins, -1, 0)
+    J_first = pt.moveaxis(
+        pt.broadcast_to(J, (*spins.shape[:-1], structure.n_edges)) if J.ndim < spins.ndim else J,
+        -1,
+        0,
+    )
+    field = pt.zeros_like(spins_first)
+    field = pt.inc_subtensor(field[i], J_first * spins_first[j])
+    field = pt.inc_subtensor(field[j], J_first * spins_first[i])
+    return pt.moveaxis(field, 0, -1) + h
+
+
+@functools.cache
+def ising_family(structure: IsingStructure, method: str = "auto") -> Family:
+    r"""The Ising model on ``structure`` as an exponential family in :math:`(\beta J, \beta h)`.
+
+    Its log-partition is ``ising_log_partition(eta_J, eta_h, beta=1, method=method)``: an exact
+    method for ``"auto"`` (or an error naming the memory it would need), an approximation only
+    when asked for by name.
+    """
+    core = len(structure.shape) if structure.shape is not None else 1
+    i, j = structure.edges[:, 0], structure.edges[:, 1]
+
+    def statistics(x):
+        s = pt.cast(_flat_spins(structure, x), "float64")
+        return s[..., i] * s[..., j], s
+
+    def log_partition(eta):
+        coupling, field = eta
+        return ising_log_partition(coupling, field, 1.0, lattice=structure, method=method)
+
+    def in_support(x):
+        s = _flat_spins(structure, x)
+        return pt.all(pt.eq(pt.abs(s), 1), axis=-1)
+
+    return Family(
+        name=f"Ising({structure.description})",
+        statistics=statistics,
+        log_partition=log_partition,
+        log_base_measure=lambda x: pt.zeros_like(
+            _flat_spins(structure, x)[..., 0], dtype="float64"
+        ),
+        natural_ndims=(1, 1),
+        value_ndim=core,
+        natural_domain=lambda eta: [],
+        in_support=in_support,
+        support="{-1, +1} per site",
+        discrete=True,
+        component_sizes=(structure.n_edges, structure.n_spins),
+        expected_log_base_measure=lambda eta: pt.zeros_like(eta[0][..., 0] + eta[1][..., 0]),
+        reference="Baxter (1982), Exactly Solved Models in Statistical Mechanics, ch. 7.",
+    )
+
+
+class IsingRV(RandomVariable):
+    r"""Random-variable op of :class:`Ising`: inputs ``J`` per bond ``(..., n_edges)``, ``h`` per
+    site ``(..., n_spins)`` and ``beta`` ``(...)``; draws shaped ``(..., *structure.shape)``
+    (``(..., n_spins)`` on a graph), int8 in {-1, +1}.
+
+    Draws are exact (enumeration up to 20 spins, forward-filtering backward-sampling through
+    the row transfer matrix of a lattice with a side of at most 12); otherwise they come from a
+    Swendsen-Wang / heat-bath Markov chain with burn-in (MCMC, not independent; a warning says
+    so).
+    """
+
+    name = "ising"
+    dtype = "int8"
+    _print_name = ("Ising", "\\operatorname{Ising}")
+    __props__ = ("name", "signature", "dtype", "inplace", "structure", "method")
+
+    def __init__(
+        self, structure: IsingStructure, method: str = "auto", *, signature=None, **kwargs
+    ):
+        self.structure = structure
+        self.method = method
+        core = "(l,w)" if structure.shape is not None and len(structure.shape) == 2 else "(n)"
+        kwargs.pop("dtype", None)
+        super().__init__(signature=signature or f"(e),(n),()->{core}", dtype="int8", **kwargs)
+
+    def _supp_shape_from_params(self, dist_params, param_shapes=None):
+        if self.structure.shape is not None and len(self.structure.shape) == 2:
+            return self.structure.shape
+        return (self.structure.n_spins,)
+
+    def rng_fn(self, rng, J, h, beta, size):
+        structure = self.structure
+        J, h, beta = np.asarray(J, float), np.asarray(h, float), np.asarray(beta, float)
+        batch = (
+            tuple(size)
+            if size is not None
+            else np.broadcast_shapes(J.shape[:-1], h.shape[:-1], beta.shape)
+        )
+        J = np.broadcast_to(J, (*batch, structure.n_edges)).reshape(-1, structure.n_edges)
+        h = np.broadcast_to(h, (*batch, structure.n_spins)).reshape(-1, structure.n_spins)
+        beta = np.broadcast_to(beta, batch).reshape(-1)
+        # one forward pass per distinct parameter set (observed snapshots share theirs)
+        table = np.column_stack([J, h, beta])
+        unique, inverse = np.unique(table, axis=0, return_inverse=True)
+        out = np.empty((len(table), structure.n_spins), dtype=np.int8)
+        why = exact_sampler_fits(structure)
+        for k, row in enumerate(unique):
+            where = np.flatnonzero(inverse.ravel() == k)
+            Jk, hk, bk = row[: structure.n_edges], row[structure.n_edges : -1], row[-1]
+            if not why:
+                out[where] = sample_exact(structure, Jk, hk, bk, len(where), rng)
+            else:
+                out[where] = _mcmc_draws(structure, Jk, hk, bk, len(where), rng, why)
+        core = self._supp_shape_from_params(None)
+        return out.reshape(*batch, *core)
+
+
+def _mcmc_draws(structure, J, h, beta, n_draws, rng, why):
+    from pymc_statmech.boltzmann.kernels import markov_chain_draws
+
+    warnings.warn(
+        f"Exact Ising draws are not available ({why}): drawing from a Markov chain "
+        "(Swendsen-Wang when all couplings are >= 0, else heat-bath sweeps) after burn-in; "
+        "successive draws are correlated.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return markov_chain_draws(structure, J, h, beta, n_draws, rng)
+
+
+def _as_float(x) -> Any:
+    if isinstance(x, pt.TensorVariable):
+        return pt.cast(x, "float64")
+    return pt.as_tensor_variable(np.asarray(x, dtype=np.float64))
+
+
+def _is_fixed(x) -> bool:
+    return not isinstance(x, pt.TensorVariable) or isinstance(x, Constant)
+
+
+class Ising(Discrete):
+    r"""Ising model on a chain, a square lattice or a graph, as a PyMC distribution.
+
+    .. math:: p(s) = \frac{1}{Z}\exp\Big(\beta \sum_{e=(i,j)} J_e s_i s_j
+              + \beta \sum_i h_i s_i\Big), \qquad s_i \in \{-1, +1\},
+
+    i.e. energy :math:`E(s) = -\sum_e J_e s_i s_j - \sum_i h_i s_i` at inverse temperature
+    :math:`\beta`. The value has shape ``(*batch, *lattice)`` (``(*batch, n_spins)`` on a
+    graph): observed data are many snapshots along leading axes.
+
+    Parameters
+    ----------
+    J : scalar, per-bond array ``(..., n_edges)`` or coupling matrix ``(..., n, n)``
+        Couplings (numbers or model variables); the bond order is documented in
+        :mod:`pymc_statmech.boltzmann.lattice`.
+    h : scalar or per-site array, default 0
+        Fields; on a lattice also ``(..., L, W)``.
+    beta : scalar or array, default 1
+        Inverse temperature. The likelihood depends on :math:`\beta J` and :math:`\beta h` only:
+        with both ``J`` and ``beta`` free the data cannot tell them apart (a warning says so).
+    lattice : tuple, optional
+        ``(N,)`` a chain, ``(L, W)`` a square lattice.
+    graph : edge list, coupling matrix or networkx graph, optional
+    boundary : {"periodic", "open"} or a tuple per axis, default "periodic"
+    method : str, default "auto"
+        How :math:`\log Z` is computed: ``"auto"`` (an exact method that fits, else an error
+        that names the memory needed and the alternatives), ``"enumerate"``,
+        ``"transfer_matrix"``, ``"kaufman"``, ``"chain"``, the approximations ``"mean_field"``
+        and ``"bethe"``, or ``"pseudo_likelihood"``: the product of the conditionals
+        :math:`\sum_i \log \sigma(2 \beta s_i (h_i + \sum_j J_{ij} s_j))`, which needs no
+        :math:`Z` and scales to large systems (inverse Ising from snapshots; a consistent
+        estimator, not the likelihood).
+
+    Notes
+    -----
+    Random draws (prior predictive, ``pm.draw``) are exact whenever an exact sampler covers
+    the system (enumeration up to 20 spins; forward-filtering backward-sampling through the row
+    transfer matrix when a side is at most 12), else a Markov chain with a warning. Latent
+    spins in ``pm.sample`` get :class:`pymc_statmech.step.IsingGibbs` automatically.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> x = psm.Ising.dist(J=1.0, beta=0.4, lattice=(4, 4))
+    >>> pm.draw(x, random_seed=1).shape
+    (4, 4)
+    >>> float(pm.logp(x, pm.math.ones((4, 4), dtype="int8")).eval())  # ground state: 0.4*32 - log Z
+    -1.75...
+    """
+
+    rv_type = IsingRV
+
+    def __new__(cls, name, J, h=0.0, beta=1.0, **kwargs):
+        observed = kwargs.get("observed")
+        if observed is not None:
+            values = np.asarray(observed.eval() if hasattr(observed, "eval") else observed)
+            bad = ~np.isin(values, (-1, 1))
+            if bad.any():
+                found = np.unique(values[bad])[:5]
+                hint = (
+                    " Spins coded 0/1? Convert them with psm.binary_to_spins (s = 2x - 1)."
+                    if np.isin(values, (0, 1)).all()
+                    else ""
+                )
+                raise ValueError(
+                    f"Ising {name!r}: observed spins must be -1 or +1; found "
+                    f"{found.tolist()} at {int(bad.sum())} positions.{hint}"
+                )
+        if not _is_fixed(J) and not _is_fixed(beta):
+            warnings.warn(
+                f"Ising {name!r}: J and beta are both random, but the distribution depends on "
+                "beta*J and beta*h only, so the data cannot tell J and beta apart (the "
+                "posterior is a ridge). Fix one of them, e.g. beta=1.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return super().__new__(cls, name, J, h, beta, **kwargs)
+
+    @classmethod
+    def dist(
+        cls,
+        J,
+        h=0.0,
+        beta=1.0,
+        *,
+        lattice=None,
+        graph=None,
+        boundary="periodic",
+        method="auto",
+        n_spins=None,
+        **kwargs,
+    ):
+        if method not in ISING_METHODS:
+            raise ValueError(f"method must be one of {ISING_METHODS}, got {method!r}.")
+        structure = ising_structure(lattice, graph, boundary, n_spins)
+        couplings = _as_float(edge_couplings(structure, J))
+        fields = _as_float(site_fields(structure, h))
+        beta = _as_float(beta)
+        if couplings.ndim == 0:
+            couplings = pt.alloc(couplings, structure.n_edges)
+        if fields.ndim == 0:
+            fields = pt.alloc(fields, structure.n_spins)
+        if method != "pseudo_likelihood":
+            # build log Z once now, so that a system too large for the method fails here
+            ising_log_partition(couplings, fields, beta, lattice=structure, method=method)
+        return super().dist([couplings, fields, beta], structure=structure, method=method, **kwargs)
+
+    @classmethod
+    def rv_op(cls, J, h, beta, *, structure, method, size=None, rng=None):
+        rng = pt.random.shared_rng(seed=None) if rng is None else rng
+        return IsingRV(structure, method)(J, h, beta, size=size, rng=rng, return_next_rng=True)[1]
+
+
+def _squeeze_batch(x, core_ndim: int):
+    """Drop the length-1 batch axes PyTensor adds to parameters to match ``size``: log Z is then
+    computed once and broadcast, not once per snapshot."""
+    axes = [i for i in range(x.ndim - core_ndim) if x.type.shape[i] == 1]
+    return pt.squeeze(x, axis=axes) if axes else x
+
+
+@_logprob.register(IsingRV)
+def _ising_logp(op: IsingRV, values, rng, size, J, h, beta, **kwargs):
+    (value,) = values
+    structure = op.structure
+    J, h, beta = _squeeze_batch(J, 1), _squeeze_batch(h, 1), _squeeze_batch(beta, 0)
+    if op.method == "pseudo_likelihood":
+        s = pt.cast(_flat_spins(structure, value), "float64")
+        field = local_fields(structure, J, h, s)
+        lp = -pt.softplus(-2.0 * s * beta[..., None] * field).sum(axis=-1)
+        valid = pt.all(pt.eq(pt.abs(s), 1), axis=-1)
+        return pt.switch(valid, lp, -np.inf)
+    family = ising_family(structure, op.method)
+    return family.logp(value, (beta[..., None] * J, beta[..., None] * h))
+
+
+@_support_point.register(IsingRV)
+def _ising_support_point(op: IsingRV, rv, rng, size, J, h, beta):
+    return pt.ones_like(rv)
+
+
+@_family_form.register(IsingRV)
+def _ising_form(op: IsingRV, rv, J, h, beta) -> FamilyForm:
+    family = ising_family(op.structure, op.method if op.method != "pseudo_likelihood" else "auto")
+    return FamilyForm(family, (beta[..., None] * J, beta[..., None] * h), {})
+
+
+class BoltzmannRV(RandomVariable):
+    """Random-variable op of :class:`Boltzmann`: input the energies ``(..., S)`` of the states
+    and ``beta``; draws are rows of ``states``, exactly."""
+
+    name = "boltzmann"
+    _print_name = ("Boltzmann", "\\operatorname{Boltzmann}")
+    __props__ = ("name", "signature", "dtype", "inplace", "states")
+
+    def __init__(self, states, *, signature=None, **kwargs):
+        # a tuple of rows: hashable, so equal state spaces give equal ops
+        self.states = tuple(map(tuple, np.asarray(states).tolist()))
+        self.state_array = np.asarray(self.states)
+        kwargs.pop("dtype", None)
+        super().__init__(
+            signature=signature or "(k),()->(d)", dtype=str(self.state_array.dtype), **kwargs
+        )
+
+    def _supp_shape_from_params(self, dist_params, param_shapes=None):
+        return (self.state_array.shape[1],)
+
+    def rng_fn(self, rng, energy, beta, size):
+        energy, beta = np.asarray(energy, float), np.asarray(beta, float)
+        logits = -beta[..., None] * energy
+        batch = tuple(size) if size is not None else logits.shape[:-1]
+        logits = np.broadcast_to(logits, (*batch, logits.shape[-1])).reshape(-1, logits.shape[-1])
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cumulative = np.cumsum(weights, axis=1)
+        u = rng.random(len(weights)) * cumulative[:, -1]
+        index = np.minimum((cumulative < u[:, None]).sum(axis=1), weights.shape[1] - 1)
+        return self.state_array[index].reshape(*batch, self.state_array.shape[1])
+
+
+class Boltzmann(Discrete):
+    r"""Boltzmann distribution over a finite set of states.
+
+    .. math:: p(x) = e^{-\beta E(x)} / Z, \qquad Z = \sum_{k=1}^{S} e^{-\beta E(x_k)},
+
+    with :math:`\log Z` by logsumexp over the ``S`` states and exact draws.
+
+    Parameters
+    ----------
+    energy : callable
+        ``energy(states)`` -> ``(S,)``: a PyTensor function of the ``(S, d)`` states tensor; it
+        may use model variables (e.g. the weights of a Boltzmann machine).
+    states : array_like, shape (S, d)
+        The state space, one state per row (distinct rows, integer or float).
+    beta : scalar or model variable, default 1
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_statmech as psm
+    >>> states = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> x = psm.Boltzmann.dist(lambda s: -1.5 * s[:, 0] * s[:, 1], states)
+    >>> round(float(np.exp(pm.logp(x, [1, 1]).eval())), 4)  # e^1.5 / (3 + e^1.5)
+    0.599
+    """
+
+    rv_type = BoltzmannRV
+
+    @classmethod
+    def dist(cls, energy, states, beta=1.0, **kwargs):
+        states = np.asarray(states)
+        if states.ndim != 2 or len(states) == 0:
+            raise ValueError(
+                f"states must be an (S, d) array with S >= 1, got shape {states.shape}."
+            )
+        if len(np.unique(states, axis=0)) != len(states):
+            raise ValueError(
+                "states must be distinct rows (a repeated state would be counted twice)."
+            )
+        energies = energy(pt.as_tensor_variable(states))
+        energies = _as_float(energies)
+        if energies.type.shape[-1:] not in ((len(states),), (None,)):
+            raise ValueError(
+                f"energy(states) must return one energy per state, shape "
+                f"({len(states)},), got {energies.type.shape}."
+            )
+        return super().dist([energies, _as_float(beta)], states=states, **kwargs)
+
+    @classmethod
+    def rv_op(cls, energy, beta, *, states, size=None, rng=None):
+        rng = pt.random.shared_rng(seed=None) if rng is None else rng
+        return BoltzmannRV(states)(energy, beta, size=size, rng=rng, return_next_rng=True)[1]
+
+
+@_logprob.register(BoltzmannRV)
+def _boltzmann_logp(op: BoltzmannRV, values, rng, size, energy, beta, **kwargs):
+    (value,) = values
+    states = pt.as_tensor_variable(op.state_array)
+    match = pt.all(pt.eq(value[..., None, :], states), axis=-1)  # (..., S)
+    log_weight = -beta[..., None] * energy
+    log_z = pt.logsumexp(log_weight, axis=-1)
+    lp = pt.max(pt.switch(match, log_weight, -np.inf), axis=-1) - log_z
+    return lp
+
+
+@_support_point.register(BoltzmannRV)
+def _boltzmann_support_point(op: BoltzmannRV, rv, rng, size, energy, beta):
+    # the lowest-energy state: the mode at any beta > 0
+    index = pt.argmin(energy, axis=-1)
+    return pt.as_tensor_variable(op.state_array)[index]

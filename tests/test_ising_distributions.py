@@ -1,0 +1,252 @@
+"""psm.Ising and psm.Boltzmann against exact enumeration.
+
+References are written here with numpy: the log-probabilities of all 2^n states, the exact
+moments, and maximum-likelihood fits by scipy on the enumerated likelihood.
+"""
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+import scipy.optimize
+import scipy.stats
+from scipy.special import logsumexp
+
+import pymc_statmech as psm
+from pymc_statmech.boltzmann.distributions import Boltzmann, Ising
+from pymc_statmech.boltzmann.exact import _sample_transfer, spin_table
+from pymc_statmech.boltzmann.lattice import ising_structure
+from pymc_statmech.boltzmann.partition import IsingTooLargeError
+
+RNG = np.random.default_rng(5)
+
+
+def exact_log_probabilities(structure, J, h, beta):
+    """log p(s) of every state (bit c of the index is site c), by enumeration."""
+    S = spin_table(structure.n_spins).astype(float)
+    i, j = structure.edges.T
+    log_weight = beta * (
+        (S[:, i] * S[:, j]) @ np.broadcast_to(J, structure.n_edges)
+        + S @ np.broadcast_to(h, structure.n_spins)
+    )
+    return log_weight - logsumexp(log_weight), S
+
+
+STRUCTURES = [
+    ({"lattice": (3, 3)}, "periodic 3x3"),
+    ({"lattice": (3, 4), "boundary": "open"}, "open 3x4"),
+    ({"lattice": (7,)}, "periodic chain"),
+    ({"graph": [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (4, 1)]}, "graph"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "label"), STRUCTURES, ids=[s[1] for s in STRUCTURES])
+def test_logp_matches_enumeration(kwargs, label):
+    structure = ising_structure(**{"boundary": "periodic", **kwargs})
+    J = RNG.normal(size=structure.n_edges)
+    h = RNG.normal(scale=0.5, size=structure.n_spins)
+    beta = 0.7
+    log_p, S = exact_log_probabilities(structure, J, h, beta)
+    x = Ising.dist(J=J, h=h, beta=beta, **kwargs)
+    index = RNG.choice(len(S), size=25, replace=False)
+    values = S[index].astype(np.int8).reshape(25, *x.type.shape)
+    np.testing.assert_allclose(pm.logp(x, values).eval(), log_p[index], rtol=1e-12, atol=1e-12)
+
+
+def test_values_outside_the_spins_have_zero_probability():
+    x = Ising.dist(J=1.0, lattice=(2, 3), boundary="open")
+    values = np.ones((2, 2, 3), dtype=np.int8)
+    values[1, 0, 1] = 0
+    logp = pm.logp(x, values).eval()
+    assert np.isfinite(logp[0]) and logp[1] == -np.inf
+
+
+def test_pseudo_likelihood_is_the_sum_of_conditionals():
+    structure = ising_structure(graph=[(0, 1), (1, 2), (0, 2), (2, 3)])
+    J, h, beta = RNG.normal(size=4), RNG.normal(size=4), 0.9
+    values = RNG.choice([-1, 1], size=(6, 4)).astype(np.int8)
+    x = Ising.dist(J=J, h=h, beta=beta, graph=structure.edges, method="pseudo_likelihood")
+    coupling = structure.coupling_matrix(J)
+    field = h + values @ coupling
+    expected = np.log(scipy.special.expit(2 * beta * values * field)).sum(axis=1)
+    np.testing.assert_allclose(pm.logp(x, values).eval(), expected, rtol=1e-12)
+
+
+def test_entropy_and_mean_parameters_from_the_family():
+    """psm.entropy and psm.mean_parameters of an Ising variable come from A by autodiff."""
+    J, h, beta = 0.4, 0.2, 1.0
+    x = Ising.dist(J=J, h=h, beta=beta, lattice=(3, 3))
+    structure = ising_structure(lattice=(3, 3))
+    log_p, S = exact_log_probabilities(structure, J, h, beta)
+    p = np.exp(log_p)
+    assert float(psm.entropy(x).eval()) == pytest.approx(-(p * log_p).sum(), rel=1e-10)
+    correlations, magnetisation = psm.mean_parameters(x)
+    i, j = structure.edges.T
+    np.testing.assert_allclose(correlations.eval(), p @ (S[:, i] * S[:, j]), rtol=1e-10)
+    np.testing.assert_allclose(magnetisation.eval(), p @ S, rtol=1e-10)
+
+
+# -- exact draws -------------------------------------------------------------------------------
+
+
+TRANSFER_CASES = [
+    ((3, 3), "periodic"),
+    ((3, 3), "open"),
+    ((3, 3), ("open", "periodic")),
+    ((2, 4), "periodic"),
+    ((4, 2), ("periodic", "open")),
+    ((5,), "periodic"),
+    ((5,), "open"),
+]
+
+
+@pytest.mark.parametrize(("shape", "boundary"), TRANSFER_CASES)
+def test_transfer_matrix_draws_are_exact(shape, boundary):
+    """Forward-filtering backward-sampling against the enumerated distribution (chi-square over
+    all states; p-value above 1e-4)."""
+    structure = ising_structure(lattice=shape, boundary=boundary)
+    J = RNG.normal(size=structure.n_edges)
+    h = RNG.normal(scale=0.5, size=structure.n_spins)
+    log_p, _ = exact_log_probabilities(structure, J, h, 0.8)
+    draws = _sample_transfer(structure, J, h, 0.8, 40000, np.random.default_rng(1))
+    index = ((draws > 0) * (1 << np.arange(structure.n_spins))).sum(axis=1)
+    observed = np.bincount(index, minlength=len(log_p))
+    expected = np.exp(log_p) * len(draws)
+    keep = expected > 5  # pool the rare states
+    chi2 = np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]) + (
+        (observed[~keep].sum() - expected[~keep].sum()) ** 2 / max(expected[~keep].sum(), 1e-12)
+    )
+    assert scipy.stats.chi2.sf(chi2, df=keep.sum()) > 1e-4
+
+
+def test_draws_of_a_30_spin_lattice_reproduce_the_exact_energy():
+    """5 x 6 periodic lattice (beyond enumeration): the mean energy of exact draws matches
+    -d log Z / d beta from the transfer matrix within 4 standard errors."""
+    beta = pt.scalar("beta", dtype="float64")
+    log_z = psm.boltzmann.ising_log_partition(1.0, 0.1, beta, lattice=(5, 6))
+    mean_energy = -pytensor.function([beta], pytensor.grad(log_z, beta))(0.4)
+    x = Ising.dist(J=1.0, h=0.1, beta=0.4, lattice=(5, 6), size=4000)
+    draws = pm.draw(x, random_seed=3).reshape(4000, -1).astype(float)
+    structure = ising_structure(lattice=(5, 6))
+    i, j = structure.edges.T
+    energy = -(draws[:, i] * draws[:, j]).sum(axis=1) - 0.1 * draws.sum(axis=1)
+    assert abs(energy.mean() - mean_energy) < 4 * energy.std() / np.sqrt(len(energy))
+
+
+# -- inference ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_nuts_recovers_coupling_and_field_from_snapshots():
+    """1000 exact snapshots of a 4x4 periodic lattice: J and h lie inside their central 99%
+    posterior intervals (the data identify beta J and beta h; beta is fixed at 1)."""
+    snapshots = pm.draw(Ising.dist(J=0.3, h=0.1, lattice=(4, 4), size=1000), random_seed=7)
+    with pm.Model():
+        J = pm.Normal("J", 0, 1)
+        h = pm.Normal("h", 0, 1)
+        Ising("s", J=J, h=h, lattice=(4, 4), observed=snapshots)
+        idata = pm.sample(
+            500,
+            tune=500,
+            chains=2,
+            random_seed=2,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    for name, truth in (("J", 0.3), ("h", 0.1)):
+        draws = idata["posterior"][name].values.ravel()
+        low, high = np.quantile(draws, [0.005, 0.995])
+        assert low < truth < high, (name, low, high)
+
+
+def test_pseudo_likelihood_estimate_is_close_to_the_exact_mle():
+    """10 spins, 5000 exact samples: the maximum pseudo-likelihood estimate of (J per bond, h per
+    site) lies within 2% (relative norm) of the exact maximum-likelihood estimate."""
+    edges = [
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (3, 4),
+        (4, 5),
+        (5, 6),
+        (6, 7),
+        (7, 8),
+        (8, 9),
+        (9, 0),
+        (0, 5),
+        (2, 7),
+        (1, 8),
+    ]
+    structure = ising_structure(graph=edges)
+    rng = np.random.default_rng(11)
+    J_true = rng.uniform(-0.5, 0.5, size=structure.n_edges)
+    h_true = rng.uniform(-0.3, 0.3, size=structure.n_spins)
+    log_p, S = exact_log_probabilities(structure, J_true, h_true, 1.0)
+    data = S[rng.choice(len(S), size=5000, p=np.exp(log_p))].astype(np.int8)
+
+    theta = pt.vector("theta", dtype="float64")
+    J, h = theta[: structure.n_edges], theta[structure.n_edges :]
+
+    def fit(method):
+        x = Ising.dist(J=J, h=h, graph=edges, method=method)
+        objective = -pm.logp(x, data).sum()
+        fn = pytensor.function([theta], [objective, pytensor.grad(objective, theta)])
+        start = np.zeros(structure.n_edges + structure.n_spins)
+        return scipy.optimize.minimize(fn, start, jac=True, method="BFGS", options={"gtol": 1e-9}).x
+
+    mle, mple = fit("enumerate"), fit("pseudo_likelihood")
+    assert np.linalg.norm(mple - mle) / np.linalg.norm(mle) < 0.02
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"observed spins must be -1 or \+1.*binary_to_spins"):
+        with pm.Model():
+            Ising("s", J=1.0, lattice=(2, 2), observed=np.zeros((3, 2, 2)))
+    with pytest.raises(IsingTooLargeError, match="mean_field"):
+        Ising.dist(J=1.0, lattice=(30, 30), boundary="open")
+    with pytest.raises(ValueError, match="method must be one of"):
+        Ising.dist(J=1.0, lattice=(3,), method="exact")
+    with pytest.warns(UserWarning, match="cannot tell J and beta apart"):
+        with pm.Model():
+            Ising(
+                "s",
+                J=pm.Normal("J"),
+                beta=pm.HalfNormal("beta"),
+                lattice=(3,),
+                observed=np.ones((2, 3), dtype=np.int8),
+            )
+
+
+# -- Boltzmann ---------------------------------------------------------------------------------
+
+
+def test_boltzmann_over_a_finite_state_space():
+    """A 3-unit Boltzmann machine with 0/1 units: logp by logsumexp over the 8 states, and exact
+    draws (chi-square)."""
+    states = ((spin_table(3) + 1) // 2).astype(np.int64)  # 0/1 coding
+    W = np.array([[0, 1.2, -0.7], [1.2, 0, 0.4], [-0.7, 0.4, 0]])
+    b = np.array([0.3, -0.2, 0.1])
+
+    def energy(s):
+        s = pt.cast(s, "float64")
+        return -0.5 * ((s @ W) * s).sum(axis=-1) - s @ b
+
+    x = Boltzmann.dist(energy, states, beta=1.3)
+    e = -0.5 * np.einsum("si,ij,sj->s", states, W, states) - states @ b
+    log_p = -1.3 * e - logsumexp(-1.3 * e)
+    np.testing.assert_allclose(pm.logp(x, states).eval(), log_p, rtol=1e-12)
+    assert pm.logp(x, [2, 0, 1]).eval() == -np.inf
+    draws = pm.draw(Boltzmann.dist(energy, states, beta=1.3, size=20000), random_seed=4)
+    index = (draws * (1 << np.arange(3))).sum(axis=1)
+    observed = np.bincount(index, minlength=8)
+    order = (states * (1 << np.arange(3))).sum(axis=1)
+    expected = np.empty(8)
+    expected[order] = np.exp(log_p) * 20000
+    assert scipy.stats.chisquare(observed, expected).pvalue > 1e-4
+    with pytest.raises(ValueError, match="distinct rows"):
+        Boltzmann.dist(energy, np.vstack([states, states[:1]]))
+    assert pm.draw(x, random_seed=1).shape == (3,)
