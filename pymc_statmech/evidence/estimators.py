@@ -184,11 +184,15 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
             "possible. Run at least 4 chains from dispersed starting points."
         )
     else:
-        results = [estimate(np.array([c])) for c in range(n_chains)]
-        per_chain = np.array([r[0] for r in results])
-        message = _chain_agreement(per_chain, np.sqrt([r[1] for r in results]), "bridge")
-        if message:
-            messages.append(message)
+        try:
+            results = [estimate(np.array([c])) for c in range(n_chains)]
+        except ValueError as error_per_chain:  # too few draws per chain for its own proposal
+            messages.append(f"The per-chain check was skipped: {error_per_chain}")
+        else:
+            per_chain = np.array([r[0] for r in results])
+            message = _chain_agreement(per_chain, np.sqrt([r[1] for r in results]), "bridge")
+            if message:
+                messages.append(message)
     diagnostics = {
         "iterations": iterations,
         "n_fit": half * n_chains,
