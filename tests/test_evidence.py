@@ -473,3 +473,19 @@ def test_bridge_refuses_discrete_parameters():
     posterior = xr.Dataset({"k": (("chain", "draw"), RNG.poisson(3.0, size=(2, 50)))})
     with pytest.raises(ValueError, match=r"\['k'\] are\s+discrete"):
         psm.free_energy(xr.DataTree.from_dict({"posterior": posterior}), model)
+
+
+def test_short_chains_skip_the_per_chain_check_with_a_warning():
+    """4 chains of 16 exact posterior draws of the 10-d Gaussian: the pooled proposal has 32
+    draws, each chain's only 8 (< 11 needed), so the per-chain check is skipped, with a warning."""
+    model, _ = gaussian10_model()
+    precision = np.linalg.inv(COV0) + np.linalg.inv(COV_L)
+    cov = np.linalg.inv(precision)
+    mean = cov @ np.linalg.solve(COV_L, Y10)
+    draws = np.random.default_rng(3).multivariate_normal(mean, cov, size=(4, 16))
+    tree = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"theta": (("chain", "draw", "dim"), draws)})}
+    )
+    with pytest.warns(EvidenceWarning, match="per-chain check was skipped"):
+        result = psm.free_energy(tree, model, random_seed=1, check_prior=False)
+    assert result.per_chain is None and np.isfinite(result.log_evidence)
