@@ -33,6 +33,7 @@ import numpy as np
 import pymc as pm
 from numba import njit
 
+from pymc_statmech.boltzmann.distributions import Ising
 from pymc_statmech.boltzmann.kernels import HeatBathKernel
 from pymc_statmech.boltzmann.lattice import ising_structure
 from pymc_statmech.boltzmann.step import IsingGibbs
@@ -71,11 +72,6 @@ def best_rate(fn, attempts, reps):
 
 def ising_model(size):
     """A model with one Ising variable on the size x size periodic lattice, or None."""
-    try:
-        from pymc_statmech.boltzmann.distributions import Ising
-    except ImportError as err:
-        print(f"pm.sample rows skipped: psm.Ising is not available ({err}).")
-        return None, None
     for method in ("auto", "mean_field"):
         try:
             with pm.Model() as model:

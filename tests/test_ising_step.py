@@ -11,12 +11,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
-from pymc.distributions.distribution import _support_point
-from pymc.logprob.abstract import _logprob
-from pytensor.tensor.random.op import RandomVariable
 from scipy.special import logsumexp
 
 from pymc_statmech._data import effective_sample_size
+from pymc_statmech.boltzmann.distributions import Ising
 from pymc_statmech.boltzmann.kernels import (
     HeatBathKernel,
     SwendsenWangKernel,
@@ -26,70 +24,15 @@ from pymc_statmech.boltzmann.kernels import (
     swendsen_wang,
     wolff,
 )
-from pymc_statmech.boltzmann.lattice import IsingStructure, ising_structure
+from pymc_statmech.boltzmann.lattice import ising_structure
 from pymc_statmech.boltzmann.step import IsingGibbs, SwendsenWang, Wolff
 
 BETA_C = np.log(1 + np.sqrt(2)) / 2
 
-try:  # the library's distribution, once it is part of the package
-    from pymc_statmech.boltzmann.distributions import Ising as _Ising
-except ImportError:  # pragma: no cover - a stand-in with the same op contract
-    _Ising = None
-
-
-# -- a stand-in Ising variable (op.structure, inputs rng, size, J, h, beta) ----------------------
-class _StandInIsingRV(RandomVariable):
-    name = "ising_stand_in"
-    dtype = "int8"
-    __props__ = ("name", "signature", "dtype", "inplace", "structure")
-
-    def __init__(self, structure: IsingStructure, *, signature=None, **kwargs):
-        self.structure = structure
-        core = "(l,w)" if structure.shape is not None and len(structure.shape) == 2 else "(n)"
-        kwargs.pop("dtype", None)
-        super().__init__(signature=signature or f"(e),(n),()->{core}", dtype="int8", **kwargs)
-
-    def _supp_shape_from_params(self, dist_params, param_shapes=None):
-        s = self.structure
-        return s.shape if s.shape is not None and len(s.shape) == 2 else (s.n_spins,)
-
-    def rng_fn(self, rng, J, h, beta, size):  # not exact: the tests never draw from it
-        shape = (*(size or ()), *self._supp_shape_from_params(None))
-        return np.where(rng.random(shape) < 0.5, 1, -1).astype(np.int8)
-
-
-@_logprob.register(_StandInIsingRV)
-def _stand_in_logp(op, values, rng, size, J, h, beta, **kwargs):
-    # unbatched parameters only; log Z by enumeration up to 16 spins (else left out)
-    (value,) = values
-    s = op.structure
-    x = pt.cast(value, "float64").reshape((-1, s.n_spins))
-    i, j = s.edges[:, 0], s.edges[:, 1]
-    batch = value.shape[: value.ndim - len(op._supp_shape_from_params(None))]
-    log_weight = beta * ((x[:, i] * x[:, j]) @ J + x @ h).reshape(batch)
-    if s.n_spins <= 16:
-        S = pt.as_tensor(spin_table(s.n_spins).astype(float))
-        all_states = (S[:, i] * S[:, j]) @ J + S @ h
-        log_weight = log_weight - pt.logsumexp(beta[..., None] * all_states, axis=-1)
-    return log_weight
-
-
-@_support_point.register(_StandInIsingRV)
-def _stand_in_support_point(op, rv, *args):
-    return pt.as_tensor(np.ones(rv.type.shape, dtype=np.int8))  # static shapes in these tests
-
 
 def ising(name, J, h=0.0, beta=1.0, method="auto", **structure_kwargs):
-    """A model Ising variable: the library's ``Ising`` when present, else the stand-in."""
-    if _Ising is not None:
-        return _Ising(name, J=J, h=h, beta=beta, method=method, **structure_kwargs)
-    structure = ising_structure(**structure_kwargs)
-    J = pt.cast(pt.as_tensor(J), "float64")
-    h = pt.cast(pt.as_tensor(h), "float64")
-    J = pt.alloc(J, structure.n_edges) if J.ndim == 0 else J
-    h = pt.alloc(h, structure.n_spins) if h.ndim == 0 else h
-    rv = _StandInIsingRV(structure)(J, h, pt.cast(pt.as_tensor(beta), "float64"))
-    return pm.modelcontext(None).register_rv(rv, name)
+    """A model Ising variable (``method="enumerate"`` where its log Z is compiled: fast)."""
+    return Ising(name, J=J, h=h, beta=beta, method=method, **structure_kwargs)
 
 
 # -- exact references ------------------------------------------------------------------------------
@@ -522,9 +465,8 @@ def test_non_separable_children_are_refused():
             IsingGibbs([s])
 
 
-@pytest.mark.skipif(_Ising is None, reason="needs the library's Ising distribution")
 def test_pseudo_likelihood_latent_spins_are_refused():
     with pm.Model():
-        s = _Ising("s", J=0.5, lattice=(3, 3), method="pseudo_likelihood")
+        s = Ising("s", J=0.5, lattice=(3, 3), method="pseudo_likelihood")
         with pytest.raises(ValueError, match="method='pseudo_likelihood'"):
             IsingGibbs([s])
