@@ -476,14 +476,14 @@ def validate_coupling_matrix(M: Any, name: str = "J") -> Any:
         i, j = np.unravel_index(np.argmax(asym), asym.shape)[-2:]
         raise ValueError(
             f"{name}: the coupling matrix must be symmetric; entry ({i}, {j}) is "
-            f"{A[..., i, j].ravel()[0]!r} but ({j}, {i}) is {A[..., j, i].ravel()[0]!r}."
+            f"{float(A[..., i, j].ravel()[0])} but ({j}, {i}) is {float(A[..., j, i].ravel()[0])}."
         )
     diag = np.diagonal(A, axis1=-2, axis2=-1)
     if np.any(diag != 0):
         k = int(np.argmax(np.any(diag.reshape(-1, A.shape[-1]) != 0, axis=0)))
         raise ValueError(
             f"{name}: the coupling matrix must have a zero diagonal (s_i s_i = 1 is not a "
-            f"bond), got {name}[{k}, {k}] = {diag[..., k].ravel()[0]!r}."
+            f"bond), got {name}[{k}, {k}] = {float(diag[..., k].ravel()[0])}."
         )
     return A
 
@@ -534,8 +534,8 @@ def edge_couplings(structure: IsingStructure, J: Any) -> Any:
             if off.any():
                 a, b = np.argwhere(off)[0]
                 raise ValueError(
-                    f"J: the coupling matrix has J[{a}, {b}] = {A[..., a, b].ravel()[0]!r} but "
-                    f"sites {a} and {b} are not bonded in the {structure.description}."
+                    f"J: the coupling matrix has J[{a}, {b}] = {float(A[..., a, b].ravel()[0])} "
+                    f"but sites {a} and {b} are not bonded in the {structure.description}."
                 )
             return A[..., i, j] / structure.multiplicity
         return J[..., i, j] / structure.multiplicity
@@ -748,7 +748,7 @@ def ising_to_binary(
     With :math:`x = (s + 1)/2`, :math:`E(s) = E_b(x) + c'` exactly, where
 
     .. math:: W = 4J, \quad b_i = 2h_i - 2\sum_{e \ni i} J_e, \quad
-              c' = \sum_e J_e - \sum_i h_i,
+              c' = \sum_i h_i - \sum_e J_e = -c,
 
     so :math:`\log Z(\beta) = \log Z_b(\beta) - \beta c'`.
 
@@ -762,7 +762,7 @@ def ising_to_binary(
     >>> from pymc_statmech.boltzmann import ising_to_binary
     >>> W, b, c = ising_to_binary(1.0, 0.5, lattice=(3,), boundary="open")
     >>> float(W), b.tolist(), float(c)
-    (4.0, [-1.0, -3.0, -1.0], 0.5)
+    (4.0, [-1.0, -3.0, -1.0], -0.5)
     """
     return _convert(J, h, structure, lattice, graph, boundary, to_ising=False)
 
@@ -802,4 +802,4 @@ def _convert(A, v, structure, lattice, graph, boundary, to_ising):
         raise ValueError(f"{name}: the structure has no spins.")
     if to_ising:
         return A / 4, v_full / 2 + nsum / 4, -pair_total / 4 - v_total / 2
-    return 4 * A, 2 * v_full - 2 * nsum, pair_total - v_total
+    return 4 * A, 2 * v_full - 2 * nsum, v_total - pair_total
