@@ -250,3 +250,16 @@ def test_boltzmann_over_a_finite_state_space():
     with pytest.raises(ValueError, match="distinct rows"):
         Boltzmann.dist(energy, np.vstack([states, states[:1]]))
     assert pm.draw(x, random_seed=1).shape == (3,)
+
+
+def test_uniform_couplings_on_a_large_periodic_lattice_use_kaufman():
+    """A scalar J and h = 0 reach log Z as constants, so a 64 x 64 lattice (far beyond the
+    transfer matrix) gets Kaufman's formula; the ground state has logp = beta * 2 * 4096 - log Z.
+    The support point is built from the shapes, without drawing from the variable."""
+    x = Ising.dist(J=1.0, beta=0.44, lattice=(64, 64))
+    log_z = psm.boltzmann.ising_log_partition(1.0, 0.0, 0.44, lattice=(64, 64), method="kaufman")
+    ground = np.ones((64, 64), dtype=np.int8)
+    assert float(pm.logp(x, ground).eval()) == pytest.approx(0.88 * 4096 - float(log_z.eval()))
+    with pm.Model() as model:
+        Ising("s", J=1.0, beta=0.44, lattice=(64, 64))
+    np.testing.assert_array_equal(model.initial_point()["s"], ground)

@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as pt
 from pymc.distributions.distribution import Discrete, _support_point
+from pymc.distributions.shape_utils import rv_size_is_none
 from pymc.logprob.abstract import _logprob
 from pytensor.graph.basic import Constant
+from pytensor.tensor.basic import Alloc
+from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.random.op import RandomVariable
 
 from pymc_statmech.boltzmann.exact import exact_sampler_fits, sample_exact
@@ -127,13 +130,22 @@ class IsingRV(RandomVariable):
     name = "ising"
     dtype = "int8"
     _print_name = ("Ising", "\\operatorname{Ising}")
-    __props__ = ("name", "signature", "dtype", "inplace", "structure", "method")
+    __props__ = ("name", "signature", "dtype", "inplace", "structure", "method", "uniform")
 
     def __init__(
-        self, structure: IsingStructure, method: str = "auto", *, signature=None, **kwargs
+        self,
+        structure: IsingStructure,
+        method: str = "auto",
+        uniform: tuple[bool, bool] = (False, False),
+        *,
+        signature=None,
+        **kwargs,
     ):
         self.structure = structure
         self.method = method
+        # (J, h) given as one number each: log Z then takes the scalar, so that the uniform-only
+        # exact methods (Kaufman, the chain closed form) apply to the per-bond inputs
+        self.uniform = tuple(uniform)
         core = "(l,w)" if structure.shape is not None and len(structure.shape) == 2 else "(n)"
         kwargs.pop("dtype", None)
         super().__init__(signature=signature or f"(e),(n),()->{core}", dtype="int8", **kwargs)
@@ -291,19 +303,23 @@ class Ising(Discrete):
         couplings = _as_float(edge_couplings(structure, J))
         fields = _as_float(site_fields(structure, h))
         beta = _as_float(beta)
-        if couplings.ndim == 0:
-            couplings = pt.alloc(couplings, structure.n_edges)
-        if fields.ndim == 0:
-            fields = pt.alloc(fields, structure.n_spins)
         if method != "pseudo_likelihood":
             # build log Z once now, so that a system too large for the method fails here
             ising_log_partition(couplings, fields, beta, lattice=structure, method=method)
-        return super().dist([couplings, fields, beta], structure=structure, method=method, **kwargs)
+        uniform = (couplings.ndim == 0, fields.ndim == 0)
+        if uniform[0]:
+            couplings = pt.alloc(couplings, structure.n_edges)
+        if uniform[1]:
+            fields = pt.alloc(fields, structure.n_spins)
+        return super().dist(
+            [couplings, fields, beta], structure=structure, method=method, uniform=uniform, **kwargs
+        )
 
     @classmethod
-    def rv_op(cls, J, h, beta, *, structure, method, size=None, rng=None):
+    def rv_op(cls, J, h, beta, *, structure, method, uniform=(False, False), size=None, rng=None):
         rng = pt.random.shared_rng(seed=None) if rng is None else rng
-        return IsingRV(structure, method)(J, h, beta, size=size, rng=rng, return_next_rng=True)[1]
+        op = IsingRV(structure, method, uniform)
+        return op(J, h, beta, size=size, rng=rng, return_next_rng=True)[1]
 
 
 def _squeeze_batch(x, core_ndim: int):
@@ -311,6 +327,20 @@ def _squeeze_batch(x, core_ndim: int):
     computed once and broadcast, not once per snapshot."""
     axes = [i for i in range(x.ndim - core_ndim) if x.type.shape[i] == 1]
     return pt.squeeze(x, axis=axes) if axes else x
+
+
+def _uniform_value(x):
+    """The one value behind a uniform per-bond or per-site input (the scalar ``dist`` spread
+    with ``alloc``), so that log Z sees a constant J or h = 0 and can use Kaufman's formula or
+    the chain's closed form."""
+    source = x
+    while source.owner is not None and isinstance(source.owner.op, Alloc | DimShuffle):
+        source = source.owner.inputs[0]
+    if source.ndim == 0:
+        return source
+    if isinstance(source, Constant):  # a model constant-folds the alloc
+        return pt.constant(np.asarray(source.data)[..., 0])
+    return x[..., 0]
 
 
 @_logprob.register(IsingRV)
@@ -325,12 +355,27 @@ def _ising_logp(op: IsingRV, values, rng, size, J, h, beta, **kwargs):
         valid = pt.all(pt.eq(pt.abs(s), 1), axis=-1)
         return pt.switch(valid, lp, -np.inf)
     family = ising_family(structure, op.method)
-    return family.logp(value, (beta[..., None] * J, beta[..., None] * h))
+    eta = (beta[..., None] * J, beta[..., None] * h)
+    log_z = ising_log_partition(
+        _uniform_value(J) if op.uniform[0] else J,
+        _uniform_value(h) if op.uniform[1] else h,
+        beta,
+        lattice=structure,
+        method=op.method,
+    )
+    lp = family.inner(eta, family.statistics(value)) - log_z
+    return pt.switch(family.in_support(value), lp, -np.inf)
 
 
 @_support_point.register(IsingRV)
 def _ising_support_point(op: IsingRV, rv, rng, size, J, h, beta):
-    return pt.ones_like(rv)
+    # all spins up, shaped from the inputs (pt.ones_like(rv) would draw from the variable)
+    core = op._supp_shape_from_params(None)
+    if rv_size_is_none(size):
+        batch = pt.broadcast_shape(J[..., 0], h[..., 0], beta, arrays_are_shapes=False)
+    else:
+        batch = tuple(size[i] for i in range(rv.ndim - len(core)))
+    return pt.ones((*batch, *core), dtype="int8")
 
 
 @_family_form.register(IsingRV)
