@@ -5,7 +5,8 @@ critical point, this times ``ising_log_partition(..., method="transfer_matrix")`
 the default (Numba) linker: the value alone, and the value with its gradient in J, h and beta
 (median of ``--reps`` calls after a warm-up call that also compiles). The peak memory of each
 call is the largest resident-set size seen by a 1 ms sampler thread, minus the size before the
-call. References measured in the same run:
+call (glibc reuses freed pages, so small arrays show as 0; the planned peak the method
+checks against ``max_bytes`` is printed beside it). References measured in the same run:
 
 * open: a plain NumPy log-space transfer matrix written here (the same helical site-by-site
   update with ``np.logaddexp``), value only;
@@ -30,6 +31,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from pymc_statmech.boltzmann import ising_log_partition, ising_structure
+from pymc_statmech.boltzmann.partition import _tm_plan
 
 BETA_C = np.log(1 + np.sqrt(2)) / 2
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -116,7 +118,12 @@ def main():
         tv, mv, value = measure(f_val, Jv, hv, BETA_C, reps=reps)
         tg, mg, _ = measure(f_grad, Jv, hv, BETA_C, reps=reps)
         rows.append((boundary, tv, mv, tg, mg, build))
+        plan, _ = _tm_plan(s, 1, float("inf"))
         print(f"{boundary:>8}: log Z = {value:.10f}  (graph build {build:.1f} s)")
+        print(
+            f"          plan: rows of {plan.width}, {plan.n_rows} rows, trace={plan.trace}, "
+            f"{plan.chunk} fixed first rows per chunk, planned peak {_fmt_bytes(plan.bytes)}"
+        )
         print(f"          value     {tv * 1e3:10.1f} ms  peak {_fmt_bytes(mv)}")
         print(f"          gradient  {tg * 1e3:10.1f} ms  peak {_fmt_bytes(mg)}")
         if boundary == "open":

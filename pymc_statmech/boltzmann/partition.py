@@ -25,7 +25,8 @@ Exact methods:
   :math:`2^{w+1}` log-additions per site instead of :math:`4^w` per row), in a ``scan`` over rows.
   A boundary that is periodic in the stacking direction needs the trace: the first row is
   fixed to each of its :math:`2^w` states (in chunks, an outer ``scan``) and the last row's bonds
-  close onto it, so the cost is :math:`2^w` times that of the open lattice. Memory: a row state
+  close onto it, so the cost is :math:`2^w` times that of the open lattice (:math:`2^{w-1}`
+  when :math:`h = 0`, by the spin-flip symmetry). Memory: a row state
   is :math:`8 \cdot 2^w` bytes per batch element (and per fixed first row); the gradient keeps
   one per row plus about :math:`6w` inside one row. The method refuses (with the bytes it would
   need) beyond ``max_bytes``.
@@ -380,8 +381,13 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
         return _logsumexp(states[-1], axis=-1)
 
     closing = Kv[..., -1, :]  # bonds from the last row back to the first
-    n_chunks = 2**w // plan.chunk
-    fixed = np.arange(2**w).reshape(n_chunks, plan.chunk)
+    # With h = 0 the weights are invariant under flipping every spin, so the first rows b and
+    # -b contribute equally: fixing the top spin up and adding log 2 halves the work.
+    n_fixed = 2 ** (w - 1) if p.h_zero else 2**w
+    chunk = min(plan.chunk, n_fixed)
+    n_chunks = n_fixed // chunk
+    fixed = np.arange(n_fixed).reshape(n_chunks, chunk)
+    log_sym = np.log(2.0) if p.h_zero else 0.0
 
     def chunk_step(rows0):
         # rows0: (chunk,) fixed first-row states; start from them alone.
@@ -399,9 +405,9 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
         return _logsumexp((last + close).reshape((*last.shape[:-2], -1)), axis=-1)
 
     if n_chunks == 1:
-        return chunk_step(pt.constant(fixed[0]))
+        return chunk_step(pt.constant(fixed[0])) + log_sym
     parts = pytensor.scan(chunk_step, sequences=[pt.constant(fixed)], return_updates=False)
-    return _logsumexp(parts, axis=0)
+    return _logsumexp(parts, axis=0) + log_sym
 
 
 # -- chains ------------------------------------------------------------------------------------
