@@ -240,7 +240,7 @@ def onsager(K):
     def integrand(phi):
         return np.log(0.5 * (1 + np.sqrt(max(1 - (kappa * np.sin(phi)) ** 2, 0.0))))
 
-    val, _ = integrate.quad(integrand, 0, np.pi / 2, epsabs=1e-15, epsrel=1e-14, limit=200)
+    val, _ = integrate.quad(integrand, 0, np.pi / 2, epsabs=1e-14, epsrel=1e-13, limit=200)
     return np.log(2 * np.cosh(2 * K)) + val / np.pi
 
 
