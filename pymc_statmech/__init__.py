@@ -3,7 +3,20 @@
 Import as ``import pymc_statmech as psm``.
 """
 
-from pymc_statmech import stats
+from pymc_statmech import boltzmann, stats
+from pymc_statmech.boltzmann import (
+    Boltzmann,
+    Ising,
+    IsingStructure,
+    IsingTooLargeError,
+    binary_to_ising,
+    binary_to_spins,
+    ising_log_partition,
+    ising_structure,
+    ising_to_binary,
+    spins_to_binary,
+    step,
+)
 from pymc_statmech.evidence import *  # noqa: F403
 from pymc_statmech.evidence import __all__ as _evidence_all
 from pymc_statmech.expfam import *  # noqa: F403
@@ -12,4 +25,21 @@ from pymc_statmech.maxent import *  # noqa: F403
 from pymc_statmech.maxent import __all__ as _maxent_all
 
 __version__ = "0.1.0"
-__all__ = [*_expfam_all, *_maxent_all, *_evidence_all, "stats"]
+__all__ = [
+    *_expfam_all,
+    *_maxent_all,
+    *_evidence_all,
+    "Boltzmann",
+    "Ising",
+    "IsingStructure",
+    "IsingTooLargeError",
+    "binary_to_ising",
+    "binary_to_spins",
+    "boltzmann",
+    "ising_log_partition",
+    "ising_structure",
+    "ising_to_binary",
+    "spins_to_binary",
+    "stats",
+    "step",
+]

@@ -1,5 +1,7 @@
-"""Boltzmann and Ising models: structures, exact and approximate log-partition functions."""
+"""Boltzmann and Ising models: structures, log-partition functions, distributions, samplers."""
 
+from pymc_statmech.boltzmann import step
+from pymc_statmech.boltzmann.distributions import Boltzmann, Ising, ising_family
 from pymc_statmech.boltzmann.lattice import (
     IsingStructure,
     binary_to_ising,
@@ -29,6 +31,8 @@ __all__ = [
     "TRANSFER_MATRIX_MAX_BYTES",
     "TRANSFER_MATRIX_MAX_WIDTH",
     "BetheResult",
+    "Boltzmann",
+    "Ising",
     "IsingStructure",
     "IsingTooLargeError",
     "MeanFieldResult",
@@ -37,11 +41,13 @@ __all__ = [
     "edge_couplings",
     "ising_bethe",
     "ising_energy",
+    "ising_family",
     "ising_log_partition",
     "ising_mean_field",
     "ising_structure",
     "ising_to_binary",
     "site_fields",
     "spins_to_binary",
+    "step",
     "validate_coupling_matrix",
 ]

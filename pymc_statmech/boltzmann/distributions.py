@@ -252,7 +252,7 @@ class Ising(Discrete):
     >>> pm.draw(x, random_seed=1).shape
     (4, 4)
     >>> float(pm.logp(x, pm.math.ones((4, 4), dtype="int8")).eval())  # ground state: 0.4*32 - log Z
-    -1.75...
+    -1.7610...
     """
 
     rv_type = IsingRV

@@ -225,7 +225,7 @@ def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
         raise IsingTooLargeError(
             f"method='enumerate' sums over all 2^n states and is limited to n <= "
             f"{ENUMERATE_MAX_SPINS} spins; the {s.description} has n = {n} (2^{n} states, "
-            f"{_bytes(8.0 * 2.0**n)} of log-weights). Exact alternatives for lattices: "
+            f"{_bytes(8 * 2**n)} of log-weights). Exact alternatives for lattices: "
             f"'transfer_matrix' (a side <= {TRANSFER_MATRIX_MAX_WIDTH}), 'kaufman' (periodic, "
             f"uniform J, h = 0); {_ALTERNATIVES}."
         )
@@ -320,6 +320,8 @@ def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan |
 
 
 def _bytes(b: float) -> str:
+    if b >= 2**80:  # beyond any machine (and beyond float range for 2^n): a power of two
+        return f"2^{int(b).bit_length() - 1} B"
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= size:
             return f"{b / size:.3g} {unit}"
@@ -785,7 +787,7 @@ def _auto(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
     n = s.n_spins
     raise IsingTooLargeError(
         f"method='auto': no exact method fits the {s.description}: {tm_why}; enumeration "
-        f"needs 2^{n} states ({_bytes(8.0 * 2.0**n)} of log-weights; limit "
+        f"needs 2^{n} states ({_bytes(8 * 2**n)} of log-weights; limit "
         f"{ENUMERATE_MAX_SPINS} spins); {kaufman_why or 'Kaufman does not apply'}. "
         f"Choose an approximation explicitly: {_ALTERNATIVES}."
     )
