@@ -120,18 +120,25 @@ def test_transfer_matrix_draws_are_exact(shape, boundary):
     assert scipy.stats.chi2.sf(chi2, df=keep.sum()) > 1e-4
 
 
-def test_draws_of_a_30_spin_lattice_reproduce_the_exact_energy():
-    """5 x 6 periodic lattice (beyond enumeration): the mean energy of exact draws matches
-    -d log Z / d beta from the transfer matrix within 4 standard errors."""
-    beta = pt.scalar("beta", dtype="float64")
-    log_z = psm.boltzmann.ising_log_partition(1.0, 0.1, beta, lattice=(5, 6))
-    mean_energy = -pytensor.function([beta], pytensor.grad(log_z, beta))(0.4)
+def test_draws_of_a_30_spin_lattice_reproduce_the_exact_energy_and_magnetisation():
+    """5 x 6 periodic lattice (beyond enumeration): the mean energy and magnetisation of exact
+    draws match -d log Z / d beta and (1/beta) d log Z / d h from the transfer matrix within 4
+    standard errors."""
+    beta, field = pt.scalar("beta", dtype="float64"), pt.scalar("h", dtype="float64")
+    log_z = psm.boltzmann.ising_log_partition(1.0, field, beta, lattice=(5, 6))
+    derivatives = pytensor.function([beta, field], pytensor.grad(log_z, [beta, field]))
+    d_beta, d_field = derivatives(0.4, 0.1)
+    mean_energy, mean_magnetisation = -d_beta, d_field / 0.4
     x = Ising.dist(J=1.0, h=0.1, beta=0.4, lattice=(5, 6), size=4000)
     draws = pm.draw(x, random_seed=3).reshape(4000, -1).astype(float)
     structure = ising_structure(lattice=(5, 6))
     i, j = structure.edges.T
     energy = -(draws[:, i] * draws[:, j]).sum(axis=1) - 0.1 * draws.sum(axis=1)
     assert abs(energy.mean() - mean_energy) < 4 * energy.std() / np.sqrt(len(energy))
+    magnetisation = draws.sum(axis=1)
+    assert abs(magnetisation.mean() - mean_magnetisation) < 4 * magnetisation.std() / np.sqrt(
+        len(magnetisation)
+    )
 
 
 # -- inference ---------------------------------------------------------------------------------
