@@ -789,7 +789,7 @@ def _auto(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
         f"method='auto': no exact method fits the {s.description}: {tm_why}; enumeration "
         f"needs 2^{n} states ({_bytes(8 * 2**n)} of log-weights; limit "
         f"{ENUMERATE_MAX_SPINS} spins); {kaufman_why or 'Kaufman does not apply'}. "
-        f"Choose an approximation explicitly: {_ALTERNATIVES}."
+        f"Choose explicitly among the {_ALTERNATIVES}."
     )
 
 
