@@ -73,6 +73,60 @@ def test_pseudo_likelihood_is_the_sum_of_conditionals():
     np.testing.assert_allclose(pm.logp(x, values).eval(), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [{"lattice": (3, 4)}, {"graph": [(0, 1), (1, 2), (0, 2), (2, 3), (3, 4), (0, 4), (1, 4)]}],
+)
+def test_pseudo_likelihood_over_neighbourhood_patterns(layout):
+    """Observed snapshots go through the pattern sum: per-snapshot values, and gradients of the
+    sum and of a weighted sum, equal the Besag formula and its derivatives written in numpy; the
+    model's compiled log density contains no per-snapshot work."""
+    from pymc_statmech.boltzmann.pseudolikelihood import PatternScatter, PatternTerms
+
+    structure = ising_structure(**layout)
+    n, E = structure.n_spins, structure.n_edges
+    shape = (20, 25, *(layout.get("lattice") or (n,)))
+    data = RNG.choice([-1, 1], size=shape).astype(np.int8)
+    J, h, beta = pt.vector("J"), pt.vector("h"), pt.scalar("beta")
+    args = (RNG.normal(size=E), RNG.normal(size=n), 0.8)
+    layout_kwargs = {"graph": structure.edges} if "graph" in layout else layout
+    x = Ising.dist(J=J, h=h, beta=beta, method="pseudo_likelihood", **layout_kwargs)
+    logp = pm.logp(x, data)
+    weights = RNG.uniform(size=shape[:2])
+    assert any(
+        isinstance(v.owner.op, PatternTerms) for v in pytensor.graph.ancestors([logp]) if v.owner
+    )
+    outputs = [logp]
+    for total in (logp.sum(), (weights * logp).sum()):
+        outputs += pytensor.grad(total, [J, h, beta])
+    values = pytensor.function([J, h, beta], outputs)(*args)
+
+    s = data.reshape(-1, n).astype(float)
+    Jv, hv, bv = args
+    field = hv + s @ structure.coupling_matrix(Jv)
+    np.testing.assert_allclose(
+        values[0].ravel(), np.log(scipy.special.expit(2 * bv * s * field)).sum(1), rtol=1e-12
+    )
+    i, j = structure.edges.T
+    for w, grads in ((np.ones(s.shape[0]), values[1:4]), (weights.ravel(), values[4:7])):
+        site = w[:, None] * scipy.special.expit(-2 * bv * s * field) * 2 * s  # d/d(beta f_i)
+        expected = (
+            bv * ((site[:, i] * s[:, j]) + (site[:, j] * s[:, i])).sum(0),
+            bv * site.sum(0),
+            (site * field).sum(),
+        )
+        for got, want in zip(grads, expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+
+    with pm.Model() as model:
+        Jr = pm.Normal("J", size=E)
+        hr = pm.Normal("h", size=n)
+        Ising("s", J=Jr, h=hr, method="pseudo_likelihood", observed=data, **layout_kwargs)
+    fn = model.logp_dlogp_function(ravel_inputs=True)
+    ops = [node.op for node in fn._pytensor_function.maker.fgraph.apply_nodes]
+    assert not any(isinstance(op, PatternTerms | PatternScatter) for op in ops)
+
+
 def test_entropy_and_mean_parameters_from_the_family():
     """psm.entropy and psm.mean_parameters of an Ising variable come from A by autodiff."""
     J, h, beta = 0.4, 0.2, 1.0

@@ -33,6 +33,10 @@ from pymc_statmech.boltzmann.lattice import (
     site_fields,
 )
 from pymc_statmech.boltzmann.partition import ising_log_partition
+from pymc_statmech.boltzmann.pseudolikelihood import (
+    neighbourhood_patterns,
+    pattern_pseudo_log_likelihood,
+)
 from pymc_statmech.expfam.api import FamilyForm, _family_form
 from pymc_statmech.expfam.family import Family
 
@@ -343,12 +347,29 @@ def _uniform_value(x):
     return x[..., 0]
 
 
+def _observed_patterns(structure: IsingStructure, value, J, h, beta):
+    """Neighbourhood patterns of constant, valid observed snapshots with one set of parameters
+    for all of them, when summing over patterns costs less than the per-snapshot graph;
+    otherwise ``None``."""
+    if not isinstance(value, Constant) or (J.ndim, h.ndim, beta.ndim) != (1, 1, 0):
+        return None
+    spins = _flat_spins(structure, np.asarray(value.data))
+    if not np.all(np.abs(spins) == 1):
+        return None
+    patterns = neighbourhood_patterns(structure, spins)
+    per_snapshot_work = spins.size // structure.n_spins * 2 * structure.n_edges
+    return patterns if patterns.neighbour.size <= per_snapshot_work else None
+
+
 @_logprob.register(IsingRV)
 def _ising_logp(op: IsingRV, values, rng, size, J, h, beta, **kwargs):
     (value,) = values
     structure = op.structure
     J, h, beta = _squeeze_batch(J, 1), _squeeze_batch(h, 1), _squeeze_batch(beta, 0)
     if op.method == "pseudo_likelihood":
+        patterns = _observed_patterns(structure, value, J, h, beta)
+        if patterns is not None:
+            return pattern_pseudo_log_likelihood(patterns, J, h, beta)
         s = pt.cast(_flat_spins(structure, value), "float64")
         field = local_fields(structure, J, h, s)
         lp = -pt.softplus(-2.0 * s * beta[..., None] * field).sum(axis=-1)
