@@ -301,6 +301,10 @@ def test_boltzmann_over_a_finite_state_space():
     log_p = -1.3 * e - logsumexp(-1.3 * e)
     np.testing.assert_allclose(pm.logp(x, states).eval(), log_p, rtol=1e-12)
     assert pm.logp(x, [2, 0, 1]).eval() == -np.inf
+    value = pt.lmatrix("value")  # a symbolic value compares with every state in the graph
+    symbolic = pytensor.function([value], pm.logp(x, value))
+    np.testing.assert_allclose(symbolic(states), log_p, rtol=1e-12)
+    assert symbolic(np.array([[2, 0, 1]]))[0] == -np.inf
     draws = pm.draw(Boltzmann.dist(energy, states, beta=1.3, size=20000), random_seed=4)
     index = (draws * (1 << np.arange(3))).sum(axis=1)
     observed = np.bincount(index, minlength=8)

@@ -493,12 +493,21 @@ class Boltzmann(Discrete):
 @_logprob.register(BoltzmannRV)
 def _boltzmann_logp(op: BoltzmannRV, values, rng, size, energy, beta, **kwargs):
     (value,) = values
-    states = pt.as_tensor_variable(op.state_array)
-    match = pt.all(pt.eq(value[..., None, :], states), axis=-1)  # (..., S)
+    energy, beta = _squeeze_batch(energy, 1), _squeeze_batch(beta, 0)
     log_weight = -beta[..., None] * energy
     log_z = pt.logsumexp(log_weight, axis=-1)
-    lp = pt.max(pt.switch(match, log_weight, -np.inf), axis=-1) - log_z
-    return lp
+    if isinstance(value, Constant) and log_weight.ndim == 1:
+        # observed states: look each one up once, in numpy, instead of comparing it with every
+        # state in the graph
+        data = np.asarray(value.data)
+        lookup = {row: k for k, row in enumerate(op.states)}
+        rows = data.reshape(-1, data.shape[-1]).tolist()
+        index = np.array([lookup.get(tuple(row), -1) for row in rows]).reshape(data.shape[:-1])
+        lp = log_weight[np.maximum(index, 0)] - log_z
+        return pt.switch(index >= 0, lp, -np.inf)
+    states = pt.as_tensor_variable(op.state_array)
+    match = pt.all(pt.eq(value[..., None, :], states), axis=-1)  # (..., S)
+    return pt.max(pt.switch(match, log_weight, -np.inf), axis=-1) - log_z
 
 
 @_support_point.register(BoltzmannRV)
