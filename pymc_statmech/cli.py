@@ -199,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  pymc-statmech maxent --domain discrete:1,2,3,4,5,6 --mean 4.5\n"
             "  pymc-statmech maxent --domain halfline --mean 2      # Exponential(1/2)\n"
             "  pymc-statmech maxent --domain interval:-1,1 --mean 0 --moment 2=0.25 --json\n"
-            "  pymc-statmech maxent --domain interval:-5,5 --quantile 0.5=0 --interval-mass=-1:1=0.9\n"
-            "(a value starting with - needs the = form: --interval-mass=-1:1=0.9)"
+            "  pymc-statmech maxent --domain interval:-5,5 --quantile 0.5=0 \\\n"
+            "      --interval-mass=-1:1=0.9   # a value starting with - needs the = form"
         ),
     )
     maxent.add_argument("--domain", required=True, help="the support (see above)")

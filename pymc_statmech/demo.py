@@ -638,7 +638,9 @@ def run_demo(
             )
             figures = _figures(staging, results, arrays)
             (staging / "report.md").write_text(_markdown(results, figures), encoding="utf-8")
-            (staging / "results.json").write_text(json.dumps(results, indent=2, default=_plain), encoding="utf-8")
+            (staging / "results.json").write_text(
+                json.dumps(results, indent=2, default=_plain), encoding="utf-8"
+            )
             _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -259,6 +259,7 @@ def test_beta_travels_with_a_pickled_model():
 @pytest.mark.slow
 def test_dask_executor_gives_the_sequential_numbers():
     import distributed  # a test dependency (pyproject [test]): never skipped
+
     model, _ = normal_model()
     kwargs = {
         "betas": 3,
