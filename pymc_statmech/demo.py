@@ -81,15 +81,13 @@ class DemoResult:
 
 
 @contextmanager
-def _quiet():
-    """PyMC's sampler chatter and expected warnings off while the demo prints its progress."""
+def quiet_pymc():
+    """PyMC's INFO logging (sampler chatter) off while a report prints its own progress."""
     logger = logging.getLogger("pymc")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
         logger.setLevel(level)
 
@@ -355,25 +353,20 @@ def _figures(folder: Path, results: dict[str, Any], arrays: dict[str, Any]) -> l
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    ax = axes[0]
-    ax.plot(arrays["grid"], arrays["prior_density"], color="0.4", label="max-ent prior")
-    ax.hist(arrays["J"].ravel(), bins=40, density=True, alpha=0.6, label="posterior")
-    ax.axvline(TRUTH["J"], color="k", ls="--", label="truth")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-2, None)
-    ax.set_xlabel("coupling J")
-    ax.set_title("J: prior and posterior")
-    ax.legend(fontsize=8)
-    ax = axes[1]
     h_grid = np.linspace(-3 * PRIOR_H_SD, 3 * PRIOR_H_SD, 301)
-    ax.plot(h_grid, stats.norm.pdf(h_grid, 0, PRIOR_H_SD), color="0.4", label="normal prior")
-    ax.hist(arrays["h"].ravel(), bins=40, density=True, alpha=0.6, label="posterior")
-    ax.axvline(TRUTH["h"], color="k", ls="--", label="truth")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-2, None)
-    ax.set_xlabel("field h")
-    ax.set_title("h: prior and posterior")
-    ax.legend(fontsize=8)
+    panels = (
+        ("J", "coupling J", arrays["grid"], arrays["prior_density"], "max-ent prior"),
+        ("h", "field h", h_grid, stats.norm.pdf(h_grid, 0, PRIOR_H_SD), "normal prior"),
+    )
+    for ax, (name, label, grid, density, prior_label) in zip(axes, panels, strict=False):
+        ax.plot(grid, density, color="0.4", label=prior_label)
+        ax.hist(arrays[name].ravel(), bins=40, density=True, alpha=0.6, label="posterior")
+        ax.axvline(TRUTH[name], color="k", ls="--", label="truth")
+        ax.set_yscale("log")  # the posterior is far narrower than the prior
+        ax.set_ylim(1e-2, None)
+        ax.set_xlabel(label)
+        ax.set_title(f"{name}: prior and posterior")
+        ax.legend(fontsize=8)
     ax = axes[2]
     ax.scatter(arrays["J"].ravel(), arrays["h"].ravel(), s=2, alpha=0.3)
     ax.plot([TRUTH["J"]], [TRUTH["h"]], "k*", ms=12, label="truth")
@@ -609,7 +602,12 @@ def run_demo(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress, _quiet():
+        with (
+            Progress(*columns, console=console, transient=False) as progress,
+            quiet_pymc(),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")  # sampler start-up and object-mode draw warnings
             task = progress.add_task("starting", total=8)
 
             def step(label):

@@ -13,17 +13,16 @@ r"""The ``tour`` subcommand: every identity of the exponential-family pillar, ch
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pymc_statmech.cli import _console, _version
+from pymc_statmech.demo import quiet_pymc
 
 __all__ = ["run_tour"]
 
@@ -46,18 +45,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if arr.ndim == 1:
         return "[" + ", ".join(f"{v:.{digits}g}" for v in arr) + "]"
     return "[" + ", ".join(_fmt(r, digits) for r in arr) + "]"
-
-
-@contextmanager
-def _quiet_pymc():
-    """Silence PyMC's INFO logging (sampler chatter) while the demo runs."""
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _family_cases() -> list[_Case]:
@@ -463,7 +450,7 @@ def _section_nuts(console, seed: int, quick: bool) -> bool:
         beta = pm.Normal("beta", 0.0, 1.0, shape=2)
         psm.NaturalPoisson("y", eta=intercept + x @ beta, observed=y)
     start = time.perf_counter()
-    with _quiet_pymc(), warnings.catch_warnings():
+    with quiet_pymc(), warnings.catch_warnings():
         # Overflow in exp() while NUTS explores its first steps is expected and harmless.
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)

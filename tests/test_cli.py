@@ -124,8 +124,11 @@ def test_ising_subcommand_against_enumeration(capsys):
         assert row["specific_heat_per_spin"] == pytest.approx(c, abs=1e-9)
         assert row["magnetisation_per_spin"] == pytest.approx(p @ S.mean(1), abs=1e-10)
         assert row["entropy_per_spin_nats"] == pytest.approx(-(p @ np.log(p)) / 12, abs=1e-10)
-    assert main(["ising-lnz", "--lattice", "16", "16"]) == 0  # Kaufman, printed as a table
-    assert "ln Z" in capsys.readouterr().out
+    # a chain, printed as a table: ln Z = N log(2 cosh(beta J)) + log(1 + tanh(beta J)^N)
+    assert main(["ising-lnz", "--lattice", "6", "--beta", "0.5"]) == 0
+    table = capsys.readouterr().out
+    exact = 6 * np.log(2 * np.cosh(0.5)) + np.log1p(np.tanh(0.5) ** 6)
+    assert "ln Z" in table and f"{exact:.10g}" in table
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,9 @@ def test_pseudo_likelihood_over_neighbourhood_patterns(layout):
 def test_entropy_and_mean_parameters_from_the_family():
     """psm.entropy and psm.mean_parameters of an Ising variable come from A by autodiff."""
     J, h, beta = 0.4, 0.2, 1.0
-    x = Ising.dist(J=J, h=h, beta=beta, lattice=(3, 3))
+    # enumeration: A and its derivatives are method-agnostic, and the transfer matrix's scan
+    # takes far longer to compile (its gradients are tested in test_ising_partition.py)
+    x = Ising.dist(J=J, h=h, beta=beta, lattice=(3, 3), method="enumerate")
     structure = ising_structure(lattice=(3, 3))
     log_p, S = exact_log_probabilities(structure, J, h, beta)
     p = np.exp(log_p)
