@@ -466,7 +466,12 @@ def _ising_command(args, console) -> int:
     import pytensor
     import pytensor.tensor as pt
 
-    from pymc_statmech.boltzmann import ising_log_partition, ising_structure
+    from pymc_statmech._compile import one_shot_function
+    from pymc_statmech.boltzmann import (
+        ENUMERATE_MAX_SPINS,
+        ising_log_partition,
+        ising_structure,
+    )
 
     if len(args.lattice) not in (1, 2) or min(args.lattice) < 1:
         raise ValueError("--lattice takes N (a chain) or L W (a lattice), positive integers")
@@ -480,8 +485,11 @@ def _ising_command(args, console) -> int:
         outputs.append(pt.zeros(()))
     else:
         outputs.append(pytensor.grad(log_z, h))
-    fn = pytensor.function([beta, h], outputs, on_unused_input="ignore")
     n = structure.n_spins
+    # Evaluated once per beta. A small system's cost is all compilation: evaluate it with NumPy
+    # (seconds instead of a minute of JIT); a large one needs the compiled backend.
+    compile_fn = one_shot_function if n <= ENUMERATE_MAX_SPINS else pytensor.function
+    fn = compile_fn([beta, h], outputs, on_unused_input="ignore")
     rows = []
     for b in args.beta:
         lz, dlz, d2lz, dh = (float(v) for v in fn(b, args.h))

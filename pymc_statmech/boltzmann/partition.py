@@ -22,13 +22,15 @@ Exact methods:
 * ``"transfer_matrix"`` (chains and square lattices with a side of at most 12 spins, any
   boundary, per-bond :math:`J`, per-site :math:`h`): rows of :math:`w = \min(L, W)` spins are
   added one site at a time (the sparse, "helical" factorisation of the row transfer matrix:
-  :math:`2^{w+1}` log-additions per site instead of :math:`4^w` per row), in a ``scan`` over rows.
+  :math:`2^{w+1}` log-additions per site instead of :math:`4^w` per row), in one ``scan`` over
+  the sites whose step is the same small graph for every site (so compilation does not grow
+  with :math:`w`).
   A boundary that is periodic in the stacking direction needs the trace: the first row is
   fixed to each of its :math:`2^w` states (in chunks, an outer ``scan``) and the last row's bonds
   close onto it, so the cost is :math:`2^w` times that of the open lattice (:math:`2^{w-1}`
   when :math:`h = 0`, by the spin-flip symmetry). Memory: a row state
   is :math:`8 \cdot 2^w` bytes per batch element (and per fixed first row); the gradient keeps
-  one per row plus about :math:`6w` inside one row. The method refuses (with the bytes it would
+  one per site. The method refuses (with the bytes it would
   need) beyond ``max_bytes``. Measured (``benchmarks/bench_ising_partition.py``, Numba, one
   core): 12 x 12 open, value 9 ms and value with gradient 20 ms (2.8 MiB planned); 12 x 12
   periodic with fields, 38 s and 165 s (44 MiB planned): the trace is exact but slow there.
@@ -293,7 +295,7 @@ def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan |
         if len(s.shape) == 1 and transpose:
             continue
         state = 8.0 * 2**w * batch
-        per_chain = state * (ell + 6 * w + 4)
+        per_chain = state * (ell * w + 8)  # the gradient keeps one state per site
         if trace:
             chunk = int(max(1, min(2**w, _TM_CHUNK_BYTES // per_chain)))
             chunk = 2 ** int(math.log2(chunk))
@@ -338,53 +340,62 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
     row_bond, col_bond = s.bond_grids()
     if plan.transpose:
         row_bond, col_bond = col_bond.T, row_bond.T
-    L, W = row_bond.shape
+    L, w = row_bond.shape
     K, th = p.K, p.theta
     batch_nd = K.ndim - 1
-
-    def grid(index):  # (*batch, L, W) couplings, 0 where there is no bond
-        safe = np.where(index >= 0, index, 0)
-        return pt.switch(index >= 0, K[..., safe], 0.0)
-
-    Kh, Kv = grid(row_bond), grid(col_bond)
     site = np.arange(s.n_spins).reshape(s.shape if len(s.shape) == 2 else (-1, 1))
     site = site.T if plan.transpose else site
-    Th = th[..., site]
-    w = W
-    signs = _spin_table(w)  # (2^w, w)
+
+    def gather(x, index):  # x[..., index], 0 where index is -1 (no bond)
+        safe = np.where(index >= 0, index, 0)
+        return pt.switch(index >= 0, x[..., safe], 0.0)
+
+    # A row state is indexed by its w spins with column c at bit w - 1 - c (bit set: +1).
+    signs = _spin_table(w)[:, ::-1]
     pairs = signs * np.roll(signs, -1, axis=1)  # s_c s_{c+1 mod w}
 
-    def row_diagonal(kh, t):  # log-weight of the bonds and fields inside one row, (*batch, 2^w)
-        return pt.dot(t, signs.T) + pt.dot(kh, pairs.T)
+    def row_diagonal(r):  # log-weight of the bonds and fields inside row r, (*batch, 2^w)
+        return pt.dot(gather(th, site[r]), signs.T) + pt.dot(gather(K, row_bond[r]), pairs.T)
 
-    # Rows as the leading (scanned) axis.
-    seq = [pt.moveaxis(x, -2, 0) for x in (Kv[..., :-1, :], Kh[..., 1:, :], Th[..., 1:, :])]
+    # Rows 1.. are added one site at a time, a shift register of the last w spins: bit 0 holds
+    # the newest, bit w - 1 the oldest, which is the spin above the new one and is summed out.
+    # Per site: the bond to the spin above, to the left neighbour (bit 0 once the oldest is
+    # dropped) and, closing a periodic row, to the row's first spin (then bit w - 2).
+    above = col_bond[:-1].ravel()
+    left = np.concatenate([np.full((L - 1, 1), -1), row_bond[1:, :-1]], axis=1).ravel()
+    wrap = np.full((L - 1, w), -1)
+    wrap[:, -1] = row_bond[1:, -1] if w > 1 else -1
+    seq = [
+        pt.moveaxis(gather(x, index), -1, 0)
+        for x, index in ((K, above), (K, left), (K, wrap.ravel()), (th, site[1:].ravel()))
+    ]
+    rest = np.arange(2 ** (w - 1))
+    s_left = (rest & 1) * 2.0 - 1.0
+    s_wrap = ((rest >> max(w - 2, 0)) & 1) * 2.0 - 1.0
 
-    def row_step(kv, kh, t, state):
-        # state: (*batch, [chunk,] 2^w); add the new row's spins one at a time: the spin of
-        # column c replaces the old one of column c (bit c), through the column bond kv[c].
-        extra = state.ndim - 1 - batch_nd
-        for c in range(w):
-            k = kv[..., c]
-            for _ in range(extra + 2):
-                k = k[..., None]
-            X = state.reshape((*state.shape[:-1], 2 ** (w - 1 - c), 2, 2**c))
-            a, b = X[..., 0, :], X[..., 1, :]
-            new = pt.stack([pt.logaddexp(a + k, b - k), pt.logaddexp(a - k, b + k)], axis=-2)
-            state = new.reshape(state.shape)
-        diag = row_diagonal(kh, t)
-        for _ in range(extra):
-            diag = diag[..., None, :]
-        return state + diag
+    def site_step(k_above, k_left, k_wrap, t, state):
+        # state: (*batch, [chunk,] 2^w)
+        k_above, k_left, k_wrap, t = (
+            pt.shape_padright(x, state.ndim - batch_nd) for x in (k_above, k_left, k_wrap, t)
+        )
+        X = state.reshape((*state.shape[:-1], 2, 2 ** (w - 1)))
+        down, up = X[..., 0, :], X[..., 1, :]  # the spin above is -1 / +1
+        field = k_left * s_left + k_wrap * s_wrap + t
+        new_down = pt.logaddexp(down + k_above, up - k_above) - field
+        new_up = pt.logaddexp(down - k_above, up + k_above) + field
+        return pt.stack([new_down, new_up], axis=-1).reshape(state.shape)
 
-    first = row_diagonal(Kh[..., 0, :], Th[..., 0, :])
-    if not plan.trace:
+    def add_rows(start):
         if L == 1:
-            return _logsumexp(first, axis=-1)
-        states = pytensor.scan(row_step, sequences=seq, outputs_info=[first], return_updates=False)
-        return _logsumexp(states[-1], axis=-1)
+            return start
+        states = pytensor.scan(site_step, sequences=seq, outputs_info=[start], return_updates=False)
+        return states[-1]
 
-    closing = Kv[..., -1, :]  # bonds from the last row back to the first
+    first = row_diagonal(0)
+    if not plan.trace:
+        return _logsumexp(add_rows(first), axis=-1)
+
+    closing = gather(K, col_bond[-1])  # bonds from the last row back to the first
     # With h = 0 the weights are invariant under flipping every spin, so the first rows b and
     # -b contribute equally: fixing the top spin up and adding log 2 halves the work.
     n_fixed = 2 ** (w - 1) if p.h_zero else 2**w
@@ -396,14 +407,7 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
     def chunk_step(rows0):
         # rows0: (chunk,) fixed first-row states; start from them alone.
         mask = pt.eq(pt.arange(2**w)[None, :], rows0[:, None])
-        start = pt.switch(mask, first[..., None, :], _LOG0)
-        if L > 1:
-            states = pytensor.scan(
-                row_step, sequences=seq, outputs_info=[start], return_updates=False
-            )
-            last = states[-1]
-        else:
-            last = start
+        last = add_rows(pt.switch(mask, first[..., None, :], _LOG0))
         fixed_signs = pt.constant(signs)[rows0]  # (chunk, w)
         close = pt.matmul(closing[..., None, :] * fixed_signs, signs.T)  # (*batch, chunk, 2^w)
         return _logsumexp((last + close).reshape((*last.shape[:-2], -1)), axis=-1)
