@@ -11,6 +11,8 @@ from pymc.logprob.utils import ParameterValueError
 
 import pymc_statmech as psm
 
+pytestmark = pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
+
 
 def value(x):
     return np.asarray(pytensor.function([], x)())

@@ -27,6 +27,8 @@ from pymc_statmech.maxent.concentration import (
 from pymc_statmech.maxent.constraints import InfeasibleConstraintsError, mean
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
 
+pytestmark = pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
+
 FAIR_DIE = (np.arange(1, 7), np.full(6, 1 / 6))
 # Jaynes' Brandeis dice: the multiplier of p_k ∝ exp(lambda k) with mean 4.5.
 BRANDEIS_LAMBDA = 0.37104894

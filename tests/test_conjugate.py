@@ -19,6 +19,8 @@ from pymc.logprob.utils import ParameterValueError
 from pymc_statmech.expfam import conjugate as cj
 from pymc_statmech.expfam.distributions import NaturalBeta, NaturalMvNormal
 
+pytestmark = pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
+
 RTOL = 1e-10
 QUAD_RTOL = 1e-9
 

@@ -468,6 +468,7 @@ def test_check_logp_exponential():
     )
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize("case", _batched_params(CASES))
 def test_logp_grid_batched_matches_scipy(case):
     """logp at every value for every eta, with eta on a (2, m) batch, compiled once."""
@@ -488,6 +489,7 @@ def test_logp_grid_batched_matches_scipy(case):
         np.testing.assert_allclose(got[:, b], expected, rtol=1e-10, atol=1e-12, err_msg=case.id)
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_logp_single_matches_scipy(case):
     fn = _single_logp_fn(case.id)
@@ -916,6 +918,7 @@ class TestNaturalBinomialRandom(BaseTestDistributionRandom):
 # ---------------------------------------------------------------------------------------------
 # 3. Support points
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_support_point_scalar_params(case):
     point = case.points[0]
@@ -924,6 +927,7 @@ def test_support_point_scalar_params(case):
     assert_support_point_is_expected(model, case.point(point))
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize("case", _batched_params(CASES))
 def test_support_point_batched_params_and_size(case):
     params = case.stacked()
@@ -935,6 +939,7 @@ def test_support_point_batched_params_and_size(case):
     assert_support_point_is_expected(model, np.broadcast_to(expected, (2, m, *core)))
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_support_point_scalar_params_with_size(case):
     point = case.points[1]

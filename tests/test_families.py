@@ -25,6 +25,8 @@ from scipy import special as sp
 
 from pymc_statmech.expfam import families as F
 
+pytestmark = pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
+
 LOG_2 = math.log(2.0)
 
 

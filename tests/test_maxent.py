@@ -167,6 +167,7 @@ CLOSED = [
 ]
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 @pytest.mark.parametrize(
     "domain, constraints, base, name, reference", CLOSED, ids=[c[3] for c in CLOSED]
 )
@@ -270,6 +271,7 @@ def _fd(fn, c, h=1e-5):
     return np.array(out)
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_implicit_gradients_against_finite_differences():
     # Continuous, no closed form: gradient of log p(x0) w.r.t. both targets, and w.r.t. a
     # statistic parameter (the centre of the interval-mass window) and a base parameter.
@@ -458,6 +460,7 @@ def test_quantile_constraints_against_mpmath_quadrature():
     assert float(sol.log_partition) == pytest.approx(float(mp.log(Z)), rel=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_indexed_targets_solve_each_group_once_and_agree_with_per_observation_solves():
     group = np.array([0, 2, 1, 1, 0, 2])
     rolls = np.array([6, 1, 3, 4, 5, 2])

@@ -20,7 +20,10 @@ from scipy import optimize, stats
 
 from pymc_statmech.maxent.elicit import ElicitedPrior, maxent_family
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.usefixtures("numpy_evaluated"),  # see conftest.py
+]
 
 
 def _interval_mass(frozen, lower, upper):

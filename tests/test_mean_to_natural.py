@@ -7,6 +7,8 @@ import pytest
 
 from pymc_statmech.expfam import families as F
 
+pytestmark = pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
+
 CASES = [
     (F.gamma, [[0.3, -0.1], [-0.7, -5.0], [1.5, -2.0]], {}),
     (F.beta, [[1.0, 2.5], [-0.5, 30.0]], {}),
