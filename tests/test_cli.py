@@ -15,6 +15,7 @@ from pymc_statmech.boltzmann.lattice import ising_structure
 from pymc_statmech.cli import main
 
 
+@pytest.mark.slow
 def test_demo_quick_recovers_the_truth(tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["demo", "--quick", "--out", str(out), "--seed", "3"]) == 0

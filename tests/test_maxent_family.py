@@ -20,10 +20,7 @@ from scipy import optimize, stats
 
 from pymc_statmech.maxent.elicit import ElicitedPrior, maxent_family
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-    pytest.mark.usefixtures("numpy_evaluated"),  # see conftest.py
-]
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def _interval_mass(frozen, lower, upper):
