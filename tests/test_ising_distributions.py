@@ -3,8 +3,9 @@
 References are written here with numpy: the log-probabilities of all 2^n states, the exact
 moments, and maximum-likelihood fits by scipy on the enumerated likelihood.
 
-Tests of values that are computed once are evaluated with NumPy (``@numpy_evaluation()``:
-no JIT compilation); the tests that sample with NUTS run on the default backend.
+Tests of values that are computed once are evaluated with NumPy (the ``numpy_evaluated``
+fixture of conftest.py: no JIT compilation); the tests that sample with NUTS run on the
+default backend.
 """
 
 import numpy as np
@@ -17,7 +18,6 @@ import scipy.stats
 from scipy.special import logsumexp
 
 import pymc_statmech as psm
-from pymc_statmech._compile import numpy_evaluation
 from pymc_statmech.boltzmann.distributions import Boltzmann, Ising
 from pymc_statmech.boltzmann.exact import _sample_transfer, spin_table
 from pymc_statmech.boltzmann.lattice import ising_structure
@@ -46,7 +46,7 @@ STRUCTURES = [
 
 
 @pytest.mark.parametrize(("kwargs", "label"), STRUCTURES, ids=[s[1] for s in STRUCTURES])
-@numpy_evaluation()
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_logp_matches_enumeration(kwargs, label):
     structure = ising_structure(**{"boundary": "periodic", **kwargs})
     J = RNG.normal(size=structure.n_edges)
@@ -59,7 +59,7 @@ def test_logp_matches_enumeration(kwargs, label):
     np.testing.assert_allclose(pm.logp(x, values).eval(), log_p[index], rtol=1e-12, atol=1e-12)
 
 
-@numpy_evaluation()
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_values_outside_the_spins_have_zero_probability():
     x = Ising.dist(J=1.0, lattice=(2, 3), boundary="open")
     values = np.ones((2, 2, 3), dtype=np.int8)
@@ -68,7 +68,7 @@ def test_values_outside_the_spins_have_zero_probability():
     assert np.isfinite(logp[0]) and logp[1] == -np.inf
 
 
-@numpy_evaluation()
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_pseudo_likelihood_is_the_sum_of_conditionals():
     structure = ising_structure(graph=[(0, 1), (1, 2), (0, 2), (2, 3)])
     J, h, beta = RNG.normal(size=4), RNG.normal(size=4), 0.9
@@ -134,7 +134,7 @@ def test_pseudo_likelihood_over_neighbourhood_patterns(layout):
     assert not any(isinstance(op, PatternTerms | PatternScatter) for op in ops)
 
 
-@numpy_evaluation()
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_entropy_and_mean_parameters_from_the_family():
     """psm.entropy and psm.mean_parameters of an Ising variable come from A by autodiff."""
     J, h, beta = 0.4, 0.2, 1.0
@@ -184,7 +184,7 @@ def test_transfer_matrix_draws_are_exact(shape, boundary):
     assert scipy.stats.chi2.sf(chi2, df=keep.sum()) > 1e-4
 
 
-@numpy_evaluation()
+@pytest.mark.usefixtures("numpy_evaluated")  # see conftest.py
 def test_draws_of_a_30_spin_lattice_reproduce_the_exact_energy_and_magnetisation():
     """5 x 6 periodic lattice (beyond enumeration): the mean energy and magnetisation of exact
     draws match -d log Z / d beta and (1/beta) d log Z / d h from the transfer matrix within 4

@@ -19,7 +19,6 @@ import pytest
 from pytensor.compile.mode import Mode
 from scipy import integrate
 
-from pymc_statmech._compile import numpy_evaluation
 from pymc_statmech.boltzmann import (
     IsingTooLargeError,
     binary_to_ising,
@@ -40,12 +39,9 @@ BETA_C = np.log(1 + np.sqrt(2)) / 2
 
 
 @pytest.fixture(autouse=True)
-def _numpy_evaluation(request):
-    if request.function.__name__ == "test_backends_agree":
-        yield
-        return
-    with numpy_evaluation():
-        yield
+def _numpy_evaluation(request):  # every test but the backend comparison (see conftest.py)
+    if request.function.__name__ != "test_backends_agree":
+        request.getfixturevalue("numpy_evaluated")
 
 
 def brute(s, J, h=0.0, beta=1.0):
