@@ -1,45 +1,68 @@
 """pymc_statmech: the statistical-mechanics view of Bayesian learning as PyMC objects.
 
-Import as ``import pymc_statmech as psm``.
+Import as ``import pymc_statmech as psm``. The five pillars load on first use (PEP 562): a bare
+``import pymc_statmech`` imports nothing heavy, so ``pymc-statmech --help`` answers at once, and
+``psm.entropy`` loads only the exponential families, ``psm.Ising`` only the Ising models.
 """
 
-from pymc_statmech import boltzmann, stats
-from pymc_statmech.boltzmann import (
-    Boltzmann,
-    Ising,
-    IsingStructure,
-    IsingTooLargeError,
-    binary_to_ising,
-    binary_to_spins,
-    ising_log_partition,
-    ising_structure,
-    ising_to_binary,
-    spins_to_binary,
-    step,
-)
-from pymc_statmech.evidence import *  # noqa: F403
-from pymc_statmech.evidence import __all__ as _evidence_all
-from pymc_statmech.expfam import *  # noqa: F403
-from pymc_statmech.expfam import __all__ as _expfam_all
-from pymc_statmech.maxent import *  # noqa: F403
-from pymc_statmech.maxent import __all__ as _maxent_all
+from __future__ import annotations
 
-__version__ = "0.1.0"
-__all__ = [
-    *_expfam_all,
-    *_maxent_all,
-    *_evidence_all,
-    "Boltzmann",
-    "Ising",
-    "IsingStructure",
-    "IsingTooLargeError",
-    "binary_to_ising",
-    "binary_to_spins",
-    "boltzmann",
-    "ising_log_partition",
-    "ising_structure",
-    "ising_to_binary",
-    "spins_to_binary",
-    "stats",
-    "step",
-]
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("pymc_statmech")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree, not installed
+    __version__ = "unknown"
+
+#: The public names, by the subpackage that defines them (each subpackage's ``__all__``;
+#: ``tests/test_api.py`` checks that the two agree).
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    "pymc_statmech.expfam": (
+        "ConjugateResult", "ExponentialFamily", "Family", "NaturalBernoulli", "NaturalBeta",
+        "NaturalBinomial", "NaturalCategorical", "NaturalDirichlet", "NaturalDistribution",
+        "NaturalExponential", "NaturalGamma", "NaturalGeometric", "NaturalInverseGamma",
+        "NaturalInverseGaussian", "NaturalLogNormal", "NaturalMultinomial", "NaturalMvNormal",
+        "NaturalNegativeBinomial", "NaturalNormal", "NaturalPoisson", "NaturalVonMises",
+        "NaturalWishart", "RegressionResult", "beta_bernoulli", "beta_binomial", "conjugate",
+        "conjugate_update", "cross_entropy", "dirichlet_categorical", "dirichlet_multinomial",
+        "entropy", "family_form", "fisher_information", "gamma_exponential", "gamma_normal",
+        "gamma_poisson", "kl_divergence", "log_partition", "mean_parameters", "mvnormal_mvnormal",
+        "natural_parameters", "normal_inverse_gamma_regression", "normal_normal",
+    ),
+    "pymc_statmech.maxent": (
+        "KNOWN_FORMS", "Circle", "Constraint", "Discrete", "ElicitedPrior", "HalfLine",
+        "InfeasibleConstraintsError", "Integers", "Interval", "MaxEnt", "MaxEntSolution",
+        "NonConvergenceWarning", "RealLine", "domain_of", "expect", "gibbs_conditional",
+        "interval_mass", "maxent_family", "maxent_solve", "mean", "moment", "quantile",
+        "rate_function", "tail_probability",
+    ),
+    "pymc_statmech.evidence": (
+        "BayesFactor", "EvidenceWarning", "FreeEnergy", "ThermodynamicCurve", "bayes_factor",
+        "default_ladder", "free_energy", "sample_power_posteriors",
+    ),
+    "pymc_statmech.boltzmann": (
+        "Boltzmann", "Ising", "IsingStructure", "IsingTooLargeError", "binary_to_ising",
+        "binary_to_spins", "ising_log_partition", "ising_structure", "ising_to_binary",
+        "spins_to_binary", "step",
+    ),
+}  # fmt: skip
+_SUBPACKAGES = ("boltzmann", "evidence", "expfam", "maxent", "stats")
+_HOME = {name: module for module, names in _PUBLIC.items() for name in names}
+
+__all__ = sorted({*_HOME, "boltzmann", "stats"})
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
-from arviz_stats.base import array_stats
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -86,6 +85,8 @@ def stacked_draws(array: xr.DataArray, sample_dims: Sequence[str]) -> np.ndarray
 
 def effective_sample_size(terms: np.ndarray, chains: int) -> float:
     """ESS of the mean of ``terms`` (chain-major), ``arviz_stats``' ``"mean"`` method."""
+    from arviz_stats.base import array_stats  # a second to import: only when used
+
     n = terms.shape[0]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")

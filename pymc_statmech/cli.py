@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pymc_statmech import __version__
+
 __all__ = ["FAMILY_TABLE", "build_parser", "main", "show_families"]
 
 SUBCOMMANDS = ("demo", "maxent", "ising-lnz", "tour", "families")
@@ -148,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  pymc-statmech families                         # the catalogue of families"
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
 
     demo = sub.add_parser(
@@ -555,15 +557,6 @@ def _console():
         # Piped or captured output (CI logs, files): wide enough that the tables do not wrap.
         console = Console(highlight=False, width=120)
     return console
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("pymc_statmech")
-    except Exception:  # pragma: no cover - not installed
-        return "unknown"
 
 
 def show_families(console=None) -> None:

@@ -592,7 +592,7 @@ def run_demo(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from pymc_statmech.cli import _version
+    from pymc_statmech import __version__
 
     console = console or Console()
     out = Path(out).resolve()
@@ -631,7 +631,7 @@ def run_demo(
                 <= 4 * np.hypot(ig["error"], ig_knn["error"]),
             }
             results.update(
-                version=_version(),
+                version=__version__,
                 seed=seed,
                 quick=quick,
                 checks=checks,

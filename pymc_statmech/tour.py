@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from pymc_statmech.cli import _console, _version
+from pymc_statmech import __version__
+from pymc_statmech.cli import _console
 from pymc_statmech.demo import quiet_pymc
 
 __all__ = ["run_tour"]
@@ -558,7 +559,7 @@ def run_tour(seed: int = 0, quick: bool = False, console=None) -> bool:
                 "by PyTensor (gradients and Hessians of one expression), then checked against "
                 "an independent reference."
             ),
-            title=f"pymc_statmech {_version()} tour (seed {seed}{', quick' if quick else ''})",
+            title=f"pymc_statmech {__version__} tour (seed {seed}{', quick' if quick else ''})",
         )
     )
     tol = 1e-8

@@ -13,8 +13,9 @@ whose gradient is :math:`E_\lambda[T] - c` and whose Hessian is :math:`\mathrm{C
 
 :class:`MaxEntDual` returns :math:`\lambda^*(T, \ell, c)`. Its forward pass is a damped Newton
 iteration (Armijo backtracking on :math:`D`, Jacobi-scaled Cholesky solves) compiled with Numba,
-the default PyTensor linker, and written again with ``jax.lax`` loops for the JAX backend; no
-scipy. Its gradient is the implicit-function theorem applied to :math:`E_\lambda[T] = c`:
+the default PyTensor linker, and written again with ``jax.lax`` loops for the JAX backend
+(registered when PyTensor loads that backend: JAX is optional); no scipy. Its gradient is the
+implicit-function theorem applied to :math:`E_\lambda[T] = c`:
 
 .. math:: \frac{\partial\lambda}{\partial c} = \mathrm{Cov}_\lambda[T]^{-1},\quad
           \frac{\partial\lambda}{\partial\ell_j} = -\mathrm{Cov}^{-1} p_j (T_j - c),\quad
@@ -45,10 +46,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.link.numba.dispatch import numba_funcify
 from pytensor.link.numba.dispatch.basic import numba_njit
 from pytensor.tensor.blockwise import Blockwise
+
+from pymc_statmech._backends import JAX_DISPATCH, when_imported
 
 __all__ = ["MaxEntDual", "NonConvergenceWarning", "solve_dual", "solve_dual_numpy"]
 
@@ -408,7 +410,6 @@ def _numba_maxent_dual(op, node=None, **kwargs):
     return maxent_dual
 
 
-@jax_funcify.register(MaxEntDual)
 def _jax_maxent_dual(op, node=None, **kwargs):
     import jax
     import jax.numpy as jnp
@@ -477,3 +478,9 @@ def _jax_maxent_dual(op, node=None, **kwargs):
         return jnp.where(success & jnp.all(close), lam, jnp.nan)
 
     return maxent_dual
+
+
+# Registered when PyTensor loads its JAX backend, so JAX stays optional.
+when_imported(
+    JAX_DISPATCH, lambda dispatch: dispatch.jax_funcify.register(MaxEntDual)(_jax_maxent_dual)
+)
