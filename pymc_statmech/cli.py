@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pymc_statmech import __version__
+from pymc_statmech import __version__, reporting
 
 __all__ = ["FAMILY_TABLE", "build_parser", "main", "show_families"]
 
@@ -332,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
-    console = _console()
+    console = reporting.console()
     if args.command == "families":
         show_families(console)
         return 0
@@ -547,18 +547,8 @@ def _ising_command(args, console) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# the report
+# the catalogue
 # ---------------------------------------------------------------------------------------------
-def _console():
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or captured output (CI logs, files): wide enough that the tables do not wrap.
-        console = Console(highlight=False, width=120)
-    return console
-
-
 def show_families(console=None) -> None:
     """Print the catalogue of exponential families as a table.
 
@@ -570,7 +560,7 @@ def show_families(console=None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = console or _console()
+    console = console or reporting.console()
     table = Table(title="Exponential families in natural parameters", show_lines=False)
     for col in ("distribution", "eta", "T(x)", "A(eta)", "support"):
         table.add_column(col, overflow="fold")

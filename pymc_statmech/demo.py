@@ -32,18 +32,18 @@ renamed into place only when complete.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
 import time
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pymc_statmech import reporting
+from pymc_statmech.reporting import quiet_pymc
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
 
@@ -78,18 +78,6 @@ class DemoResult:
     ok: bool
     out: Path
     results: dict[str, Any]
-
-
-@contextmanager
-def quiet_pymc():
-    """PyMC's INFO logging (sampler chatter) off while a report prints its own progress."""
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _summary(draws: np.ndarray, truth: float) -> dict[str, float | bool]:
@@ -273,6 +261,7 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
             "entropy_nats": prior_entropy,
         },
         "posterior": {"J": J_summary, "h": h_summary, "divergences": divergences},
+        "sampler": _sampler_name(ising),
         "free_energy": {
             "ising": _free_energy_record(F_ising),
             "independent": _free_energy_record(F_independent),
@@ -324,6 +313,13 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
     return results, arrays
 
 
+def _sampler_name(tree) -> str:
+    """Which NUTS ran: PyMC's own, or nutpie, which PyMC picks by itself when it is installed."""
+    attrs = tree["posterior"].attrs
+    library = attrs.get("inference_library", "pymc")
+    return f"NUTS ({library} {attrs.get('inference_library_version', '')})".replace(" )", ")")
+
+
 def _ess(draws: np.ndarray) -> float:
     import arviz as az
 
@@ -342,65 +338,130 @@ def _figures(folder: Path, results: dict[str, Any], arrays: dict[str, Any]) -> l
 
     names = []
 
+    def save(fig, name):
+        fig.savefig(folder / name, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        names.append(name)
+
     fig, axes = plt.subplots(1, 8, figsize=(10, 1.7))
     for k, ax in enumerate(axes):
         ax.imshow(arrays["snapshots"][k], cmap="gray_r", vmin=-1, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("The first 8 snapshots (black = +1)")
-    names.append("snapshots.png")
-    fig.savefig(folder / names[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, "snapshots.png")
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    # Posterior at its own scale; the prior, far wider, in an inset with the posterior's range
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     h_grid = np.linspace(-3 * PRIOR_H_SD, 3 * PRIOR_H_SD, 301)
     panels = (
         ("J", "coupling J", arrays["grid"], arrays["prior_density"], "max-ent prior"),
-        ("h", "field h", h_grid, stats.norm.pdf(h_grid, 0, PRIOR_H_SD), "normal prior"),
+        ("h", "field h", h_grid, stats.norm.pdf(h_grid, 0, PRIOR_H_SD), "Normal(0, 0.5) prior"),
     )
     for ax, (name, label, grid, density, prior_label) in zip(axes, panels, strict=False):
-        ax.plot(grid, density, color="0.4", label=prior_label)
-        ax.hist(arrays[name].ravel(), bins=40, density=True, alpha=0.6, label="posterior")
-        ax.axvline(TRUTH[name], color="k", ls="--", label="truth")
-        ax.set_yscale("log")  # the posterior is far narrower than the prior
-        ax.set_ylim(1e-2, None)
-        ax.set_xlabel(label)
-        ax.set_title(f"{name}: prior and posterior")
-        ax.legend(fontsize=8)
+        draws = arrays[name].ravel()
+        summary = results["posterior"][name]
+        ax.hist(draws, bins=40, density=True, color="C0", alpha=0.7, label="posterior")
+        ax.axvspan(summary["q05"], summary["q95"], color="C0", alpha=0.12, label="90% interval")
+        ax.axvline(TRUTH[name], color="k", ls="--", label=f"truth {TRUTH[name]}")
+        lo, hi = draws.min(), draws.max()
+        ax.set_xlim(min(lo, TRUTH[name]) - 0.1 * (hi - lo), max(hi, TRUTH[name]) + 0.1 * (hi - lo))
+        ax.set_xlabel(f"{label} (units of k_B T)")
+        ax.set_ylabel(f"density (per unit of {name})")
+        ax.set_title(f"{name}: posterior, prior inset")
+        ax.legend(fontsize=7, loc="upper left")
+        inset = ax.inset_axes([0.66, 0.6, 0.32, 0.36])
+        inset.plot(grid, density, color="0.3")
+        inset.axvspan(lo, hi, color="C0", alpha=0.5)
+        inset.set_title(prior_label, fontsize=7)
+        inset.tick_params(labelsize=6)
+        inset.set_ylim(0, None)
     ax = axes[2]
-    ax.scatter(arrays["J"].ravel(), arrays["h"].ravel(), s=2, alpha=0.3)
+    ax.scatter(arrays["J"].ravel(), arrays["h"].ravel(), s=2, alpha=0.3, label="posterior draws")
     ax.plot([TRUTH["J"]], [TRUTH["h"]], "k*", ms=12, label="truth")
-    ax.set_xlabel("J")
-    ax.set_ylabel("h")
+    ax.set_xlabel("J (units of k_B T)")
+    ax.set_ylabel("h (units of k_B T)")
     ax.set_title("joint posterior")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
-    names.append("posterior.png")
-    fig.savefig(folder / names[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "posterior.png")
 
-    fe = results["free_energy"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    # The free energies: differences and the KL terms on axes from 0, and the Monte Carlo
+    # errors at their own scale (they are thousandths of a nat against hundreds)
+    fe, bf = results["free_energy"], results["bayes_factor"]
+    ising, indep = fe["ising"], fe["independent"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     ax = axes[0]
-    labels = ["Ising (J free)", "independent (J = 0)"]
-    for k, key in enumerate(("ising", "independent")):
-        ax.bar(k, fe[key]["energy"], color="C0", label="U = E_post[-log L]" if k == 0 else None)
-        ax.bar(
-            k,
-            fe[key]["kl"],
-            bottom=fe[key]["energy"],
-            color="C1",
-            label="KL(post || prior)" if k == 0 else None,
+    rows = (
+        (
+            "ΔU (fit)",
+            indep["energy"] - ising["energy"],
+            np.hypot(ising["energy_error"], indep["energy_error"]),
+        ),
+        ("ΔKL (Occam)", indep["kl"] - ising["kl"], np.hypot(ising["kl_error"], indep["kl_error"])),
+        ("ΔF = log B", bf["log_bayes_factor"], bf["error"]),
+    )
+    for k, (_, value, error) in enumerate(rows):
+        ax.barh(k, value, xerr=2 * error, color=("C0", "C1", "C2")[k], capsize=4)
+        ax.annotate(
+            f" {_plus_minus(value, error)}",
+            (max(value, 0.0), k),
+            va="center",
+            fontsize=8,
         )
-        ax.errorbar(k, fe[key]["free_energy"], yerr=2 * fe[key]["error"], color="k", capsize=6)
-    ax.set_xticks([0, 1], labels)
-    low = min(fe[k]["energy"] for k in fe)
-    high = max(fe[k]["free_energy"] for k in fe)
-    ax.set_ylim(low - 0.05 * (high - low) - 5, high + 0.05 * (high - low) + 5)
-    ax.set_ylabel("nats")
-    ax.set_title("free energy F = U + KL (bars: ±2 MC errors)")
-    ax.legend(fontsize=8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlim(min(0.0, *(r[1] for r in rows)) * 1.1, max(r[1] for r in rows) * 1.45)
+    ax.set_xlabel("independent minus Ising (nats)")
+    ax.set_title("F = U + KL: what separates the models")
     ax = axes[1]
+    labels = ["Ising (J free)", "independent (J = 0)"]
+    for k, f in enumerate((ising, indep)):
+        ax.bar(k, f["kl"], yerr=2 * f["kl_error"], color="C1", capsize=6)
+        ax.annotate(
+            _plus_minus(f["kl"], f["kl_error"]),
+            (k, f["kl"]),
+            ha="center",
+            va="bottom",
+            xytext=(0, 6),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.set_xticks([0, 1], labels)
+    ax.set_ylim(0, 1.25 * max(ising["kl"], indep["kl"]))
+    ax.set_ylabel("KL(post || prior) (nats)")
+    ax.set_title("information gained (±2 MC errors)")
+    ax = axes[2]
+    for k, f in enumerate((ising, indep)):
+        chains = -np.asarray(f["per_chain"]) - f["free_energy"]  # per_chain holds log p(y)
+        ax.errorbar(
+            k,
+            0.0,
+            yerr=2 * f["error"],
+            fmt="o",
+            color="k",
+            capsize=8,
+            label="pooled F ± 2 MC errors" if k == 0 else None,
+        )
+        ax.plot(
+            np.full(len(chains), k + 0.15),
+            chains,
+            "x",
+            color="C3",
+            label="single-chain estimates" if k == 0 else None,
+        )
+    ax.set_xticks(
+        [0, 1],
+        [f"{l}\nF = {f['free_energy']:.3f}" for l, f in zip(labels, (ising, indep), strict=True)],
+    )
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel("estimate minus pooled F (nats)")
+    ax.set_title("bridge sampling: Monte Carlo error")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, "free_energy.png")
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
     pred = results["predictive"]
     for k, (key, values) in enumerate((("bond_correlation", "corr"), ("magnetisation", "mag"))):
         ax.violinplot(arrays[values], positions=[k], showextrema=False)
@@ -408,16 +469,30 @@ def _figures(folder: Path, results: dict[str, Any], arrays: dict[str, Any]) -> l
             [k - 0.3, k + 0.3],
             [pred[key]["observed"]] * 2,
             "k-",
-            label="observed" if k == 0 else None,
+            label="observed in the snapshots" if k == 0 else None,
         )
-    ax.set_xticks([0, 1], ["<s_i s_j>", "<s_i>"])
-    ax.set_title("expected statistics (grad log Z) per posterior draw")
+    ax.set_xticks([0, 1], ["bond correlation <s_i s_j>", "magnetisation <s_i>"])
+    ax.set_ylabel("expectation (dimensionless)")
+    ax.set_title("E[T] = grad log Z per posterior draw, exact")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    names.append("free_energy_and_statistics.png")
-    fig.savefig(folder / names[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "statistics.png")
     return names
+
+
+def _plus_minus(value: float, error: float) -> str:
+    """``value ± error`` with the error to two significant digits and the value to match (never
+    "± 0.00" for an error that is not zero)."""
+    if not np.isfinite(error) or error <= 0:
+        return f"{value:.4g}" + ("" if error == 0 else f" ± {error}")
+    decimals = max(0, 1 - int(np.floor(np.log10(error))))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
+
+
+def _clean(value: float, scale: float = 1.0, digits: int = 6) -> float:
+    """A solver's result rounded to ``digits`` decimals: rounding noise (-2.7e-17 for an exact
+    zero) prints as 0."""
+    return round(float(value) / scale, digits) * scale + 0.0
 
 
 def _markdown(results: dict[str, Any], figures: list[str]) -> str:
@@ -435,9 +510,13 @@ def _markdown(results: dict[str, Any], figures: list[str]) -> str:
 
     def fe_row(name, f):
         return (
-            f"| {name} | {f['free_energy']:.3f} ± {f['error']:.3f} | {f['energy']:.3f} ± "
-            f"{f['energy_error']:.3f} | {f['kl']:.3f} ± {f['kl_error']:.3f} |"
+            f"| {name} | {_plus_minus(f['free_energy'], f['error'])} | "
+            f"{_plus_minus(f['energy'], f['energy_error'])} | "
+            f"{_plus_minus(f['kl'], f['kl_error'])} |"
         )
+
+    def info_row(label, q):
+        return f"| {label} | {_plus_minus(q['value'], q['error'])} |"
 
     lines = [
         "# pymc_statmech demo: do these spins interact?",
@@ -459,10 +538,11 @@ def _markdown(results: dict[str, Any], figures: list[str]) -> str:
         "",
         "All we state about J: it lies in [-1, 1], E[J] = 0, E[J²] = 0.25. The least committal "
         "prior with those constraints is p(J) ∝ exp(λ₁ J + λ₂ J²) on [-1, 1], solved exactly: "
-        f"λ = ({lam[0]:.3g}, {lam[1]:.6f}), log-partition {prior['log_partition']:.6f}, entropy "
-        f"{prior['entropy_nats']:.6f} nats (moments reached: "
-        f"{prior['moments_reached'][0]:.2g}, {prior['moments_reached'][1]:.12g}). "
-        f"h ~ Normal(0, {PRIOR_H_SD}).",
+        f"λ = ({_clean(lam[0]):.6f}, {_clean(lam[1]):.6f}), log-partition "
+        f"{prior['log_partition']:.6f}, entropy {prior['entropy_nats']:.6f} nats (moments "
+        f"reached: {_clean(prior['moments_reached'][0], digits=12):.6f}, "
+        f"{_clean(prior['moments_reached'][1], digits=12):.6f}). The mean constraint is met by "
+        f"symmetry: λ₁ is 0. h ~ Normal(0, {PRIOR_H_SD}).",
         "",
         "## Posterior: NUTS with the exact likelihood",
         "",
@@ -471,7 +551,7 @@ def _markdown(results: dict[str, Any], figures: list[str]) -> str:
         row("J", pj),
         row("h", ph),
         "",
-        f"{r['settings']['chains']} chains × {r['settings']['draws']} draws after "
+        f"{r['sampler']}: {r['settings']['chains']} chains × {r['settings']['draws']} draws after "
         f"{r['settings']['tune']} tuning steps; {r['posterior']['divergences']} divergences. "
         f"The truth lies inside the 90% interval: J {'yes' if pj['truth_in_90'] else 'no'}, "
         f"h {'yes' if ph['truth_in_90'] else 'no'}.",
@@ -488,22 +568,34 @@ def _markdown(results: dict[str, Any], figures: list[str]) -> str:
         fe_row("Ising (J free)", fe["ising"]),
         fe_row("independent spins (J = 0)", fe["independent"]),
         "",
-        f"log Bayes factor (Ising vs independent) = {bf['log_bayes_factor']:.3f} ± "
-        f"{bf['error']:.3f}: the data favour the **{bf['favours']}** model.",
+        "log Bayes factor (Ising vs independent) = "
+        f"{_plus_minus(bf['log_bayes_factor'], bf['error'])}: the data favour the "
+        f"**{bf['favours']}** model.",
+        "",
+        f"![free energy]({figures[2]})",
         "",
         "## Information",
         "",
         "| quantity | value (nats) |",
         "| --- | --- |",
         f"| prior entropy (exact) | {info['prior_entropy']:.4f} |",
-        f"| information gain KL(post ‖ prior), identity E_post[log L] - log p(y) | "
-        f"{info['information_gain']['value']:.4f} ± {info['information_gain']['error']:.4f} |",
-        f"| information gain, kNN estimator | {info['information_gain_knn']['value']:.4f} ± "
-        f"{info['information_gain_knn']['error']:.4f} |",
-        f"| posterior entropy, -KL - E_post[log prior] | "
-        f"{info['posterior_entropy']['value']:.4f} ± {info['posterior_entropy']['error']:.4f} |",
-        f"| posterior entropy, kNN estimator | {info['posterior_entropy_knn']['value']:.4f} ± "
-        f"{info['posterior_entropy_knn']['error']:.4f} |",
+        info_row(
+            "information gain KL(post ‖ prior), identity E_post[log L] - log p(y)",
+            info["information_gain"],
+        ),
+        info_row("information gain, kNN estimator", info["information_gain_knn"]),
+        info_row("posterior entropy, -KL - E_post[log prior]", info["posterior_entropy"]),
+        info_row("posterior entropy, kNN estimator", info["posterior_entropy_knn"]),
+        "",
+        *(
+            [
+                "The posterior's entropy is negative: a differential entropy (of a density, "
+                "here over (J, h)) is not bounded below, and a posterior narrower than a unit "
+                "box has a negative one. It is the information gain that is positive."
+            ]
+            if info["posterior_entropy"]["value"] < 0
+            else []
+        ),
         "",
         "## Expected statistics (the exponential-family check)",
         "",
@@ -521,7 +613,7 @@ def _markdown(results: dict[str, Any], figures: list[str]) -> str:
             )
         ),
         "",
-        f"![free energy and statistics]({figures[2]})",
+        f"![expected statistics]({figures[3]})",
         "",
         "## Checks",
         "",
@@ -540,6 +632,9 @@ def _plain(value):
 
 def _publish(staging: Path, out: Path) -> None:
     """Move the finished folder into place: an old report is replaced only now."""
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private (0700); a report is not
     if out.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.replace(out, retired / out.name)
@@ -592,8 +687,6 @@ def run_demo(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from pymc_statmech import __version__
-
     console = console or Console()
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -605,9 +698,7 @@ def run_demo(
         with (
             Progress(*columns, console=console, transient=False) as progress,
             quiet_pymc(),
-            warnings.catch_warnings(),
         ):
-            warnings.simplefilter("ignore")  # sampler start-up and object-mode draw warnings
             task = progress.add_task("starting", total=8)
 
             def step(label):
@@ -631,7 +722,7 @@ def run_demo(
                 <= 4 * np.hypot(ig["error"], ig_knn["error"]),
             }
             results.update(
-                version=__version__,
+                version=reporting.__version__,
                 seed=seed,
                 quick=quick,
                 checks=checks,
@@ -652,7 +743,7 @@ def run_demo(
     failed = [name for name, good in results["checks"].items() if not good]
     console.print(
         f"\nJ = {pj['mean']:.3f} ± {pj['sd']:.3f} (truth {TRUTH['J']}); log Bayes factor "
-        f"Ising vs independent = {bf['log_bayes_factor']:.2f} ± {bf['error']:.2f} "
+        f"Ising vs independent = {_plus_minus(bf['log_bayes_factor'], bf['error'])} "
         f"(favours {bf['favours']}); information gained "
         f"{results['information']['information_gain']['value']:.3f} nats.\n"
         f"Checks: {'all passed' if results['ok'] else 'FAILED: ' + ', '.join(failed)}. "

@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from pymc_statmech import __version__
-from pymc_statmech.cli import _console
-from pymc_statmech.demo import quiet_pymc
+from pymc_statmech import reporting
+from pymc_statmech.reporting import quiet_pymc
 
 __all__ = ["run_tour"]
 
@@ -548,7 +547,7 @@ def run_tour(seed: int = 0, quick: bool = False, console=None) -> bool:
     from rich.markup import escape
     from rich.panel import Panel
 
-    console = console or _console()
+    console = console or reporting.console()
     t0 = time.perf_counter()
     console.print(
         Panel(
@@ -559,7 +558,10 @@ def run_tour(seed: int = 0, quick: bool = False, console=None) -> bool:
                 "by PyTensor (gradients and Hessians of one expression), then checked against "
                 "an independent reference."
             ),
-            title=f"pymc_statmech {__version__} tour (seed {seed}{', quick' if quick else ''})",
+            title=(
+                f"pymc_statmech {reporting.__version__} tour "
+                f"(seed {seed}{', quick' if quick else ''})"
+            ),
         )
     )
     tol = 1e-8

@@ -19,7 +19,7 @@ from scipy.special import logsumexp
 
 import pymc_statmech as psm
 from pymc_statmech.boltzmann.distributions import Boltzmann, Ising
-from pymc_statmech.boltzmann.exact import _sample_transfer, spin_table
+from pymc_statmech.boltzmann.exact import _transfer_sampler, spin_table
 from pymc_statmech.boltzmann.lattice import ising_structure
 from pymc_statmech.boltzmann.partition import IsingTooLargeError
 
@@ -173,7 +173,7 @@ def test_transfer_matrix_draws_are_exact(shape, boundary):
     J = RNG.normal(size=structure.n_edges)
     h = RNG.normal(scale=0.5, size=structure.n_spins)
     log_p, _ = exact_log_probabilities(structure, J, h, 0.8)
-    draws = _sample_transfer(structure, J, h, 0.8, 40000, np.random.default_rng(1))
+    draws = _transfer_sampler(structure, J, h, 0.8)(40000, np.random.default_rng(1))
     index = ((draws > 0) * (1 << np.arange(structure.n_spins))).sum(axis=1)
     observed = np.bincount(index, minlength=len(log_p))
     expected = np.exp(log_p) * len(draws)

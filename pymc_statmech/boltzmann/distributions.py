@@ -15,17 +15,20 @@ import functools
 import warnings
 from typing import Any
 
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pymc.distributions.distribution import Discrete, _support_point
 from pymc.distributions.shape_utils import rv_size_is_none
 from pymc.logprob.abstract import _logprob
 from pytensor.graph.basic import Constant
+from pytensor.link.numba.dispatch.basic import numba_njit
+from pytensor.link.numba.dispatch.random import numba_core_rv_funcify
 from pytensor.tensor.basic import Alloc
 from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.random.op import RandomVariable
 
-from pymc_statmech.boltzmann.exact import exact_sampler_fits, sample_exact
+from pymc_statmech.boltzmann.exact import exact_sampler, exact_sampler_fits
 from pymc_statmech.boltzmann.lattice import (
     IsingStructure,
     edge_couplings,
@@ -179,11 +182,50 @@ class IsingRV(RandomVariable):
             where = np.flatnonzero(inverse.ravel() == k)
             Jk, hk, bk = row[: structure.n_edges], row[structure.n_edges : -1], row[-1]
             if not why:
-                out[where] = sample_exact(structure, Jk, hk, bk, len(where), rng)
+                out[where] = _exact_sampler(structure, Jk.tobytes(), hk.tobytes(), bk)(
+                    len(where), rng
+                )
             else:
                 out[where] = _mcmc_draws(structure, Jk, hk, bk, len(where), rng, why)
         core = self._supp_shape_from_params(None)
         return out.reshape(*batch, *core)
+
+
+@functools.lru_cache(maxsize=1)
+def _exact_sampler(structure: IsingStructure, J: bytes, h: bytes, beta: float):
+    """The exact sampler of the last parameter set (its forward pass is the costly part, and
+    successive draws usually share their parameters); one kept, so memory stays that of one."""
+    return exact_sampler(structure, np.frombuffer(J), np.frombuffer(h), float(beta))
+
+
+def _draw_one(structure: IsingStructure, rng, J, h, beta) -> np.ndarray:
+    """One exact configuration, ``(n_spins,)`` int8: the core draw of the Numba backend."""
+    J, h = np.ascontiguousarray(J, dtype=float), np.ascontiguousarray(h, dtype=float)
+    return _exact_sampler(structure, J.tobytes(), h.tobytes(), float(beta))(1, rng)[0]
+
+
+@numba_core_rv_funcify.register(IsingRV)
+def _numba_ising_core(op: IsingRV, node):
+    """Exact draws under Numba, one configuration per call through the cached forward pass.
+
+    The samplers are NumPy code (a Python call per draw, microseconds against a forward pass
+    done once per parameter set), so the call is made in object mode deliberately, without
+    PyTensor's fallback and its warning. Lattices beyond the exact samplers take that fallback:
+    their Markov-chain draws need the whole batch at once, and a warning says they are MCMC.
+    """
+    structure = op.structure
+    if exact_sampler_fits(structure):
+        raise NotImplementedError("Markov-chain draws run the whole batch in object mode")
+    core = op._supp_shape_from_params(None)
+    spins = numba.types.Array(numba.types.int8, 1, "C")
+
+    @numba_njit
+    def draw(rng, J, h, beta):
+        with numba.objmode(out=spins):
+            out = _draw_one(structure, rng, J, h, beta)
+        return out.reshape(core)
+
+    return draw, None
 
 
 def _mcmc_draws(structure, J, h, beta, n_draws, rng, why):

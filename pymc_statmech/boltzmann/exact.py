@@ -16,6 +16,8 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -60,6 +62,20 @@ def exact_sampler_fits(structure: IsingStructure) -> str:
     return ""
 
 
+def exact_sampler(
+    structure: IsingStructure, J: np.ndarray, h: np.ndarray, beta: float
+) -> Callable[[int, np.random.Generator], np.ndarray]:
+    """The forward pass for one parameter set, done once: returns ``draw(n_draws, rng)``, which
+    gives ``n_draws`` independent configurations ``(n_draws, n_spins)``, int8, at the cost of
+    the backward pass only.
+
+    ``J`` is per bond ``(n_edges,)``, ``h`` per site ``(n_spins,)``.
+    """
+    if structure.n_spins <= ENUMERATION_MAX_SPINS:
+        return _enumeration_sampler(structure, J, h, beta)
+    return _transfer_sampler(structure, J, h, beta)
+
+
 def sample_exact(
     structure: IsingStructure,
     J: np.ndarray,
@@ -72,12 +88,10 @@ def sample_exact(
 
     ``J`` is per bond ``(n_edges,)``, ``h`` per site ``(n_spins,)``.
     """
-    if structure.n_spins <= ENUMERATION_MAX_SPINS:
-        return _sample_enumeration(structure, J, h, beta, n_draws, rng)
-    return _sample_transfer(structure, J, h, beta, n_draws, rng)
+    return exact_sampler(structure, J, h, beta)(n_draws, rng)
 
 
-def _sample_enumeration(structure, J, h, beta, n_draws, rng):
+def _enumeration_sampler(structure, J, h, beta):
     n = structure.n_spins
     i, j = structure.edges[:, 0], structure.edges[:, 1]
     log_weight = np.empty(2**n)
@@ -85,7 +99,12 @@ def _sample_enumeration(structure, J, h, beta, n_draws, rng):
         s = spin_table(n, np.arange(start, min(start + _CHUNK, 2**n))).astype(float)
         log_weight[start : start + len(s)] = beta * ((s[:, i] * s[:, j]) @ J + s @ h)
     probability = np.exp(log_weight - logsumexp(log_weight))
-    return spin_table(n, rng.choice(2**n, size=n_draws, p=probability / probability.sum()))
+    probability /= probability.sum()
+
+    def draw(n_draws, rng):
+        return spin_table(n, rng.choice(2**n, size=n_draws, p=probability))
+
+    return draw
 
 
 def _row_geometry(structure: IsingStructure):
@@ -113,7 +132,7 @@ def _row_geometry(structure: IsingStructure):
     return W, L, column_bond.T, row_bond.T, site.T, structure.boundary[1] == "periodic"
 
 
-def _sample_transfer(structure, J, h, beta, n_draws, rng):
+def _transfer_sampler(structure, J, h, beta):
     rows, width, row_bond, column_bond, site, periodic = _row_geometry(structure)
     S = spin_table(width).astype(float)  # (2^w, w)
     right = np.roll(S, -1, axis=1)
@@ -128,16 +147,20 @@ def _sample_transfer(structure, J, h, beta, n_draws, rng):
     def log_transfer(r):  # (2^w, 2^w): x in row r, y in row r + 1
         return (S * between(r)) @ S.T
 
-    draws = np.empty((n_draws, rows), dtype=np.int64)
     if not periodic:
         log_alpha = [within(0)]
         for r in range(rows - 1):
             log_alpha.append(within(r + 1) + _log_matvec(log_alpha[-1], log_transfer(r)))
-        draws[:, -1] = _categorical(np.broadcast_to(log_alpha[-1], (n_draws, 2**width)), rng)
-        for r in range(rows - 2, -1, -1):
-            # log T_r(x, x_{r+1}) for every draw: (n_draws, 2^w)
-            logits = log_alpha[r] + (S[draws[:, r + 1]] * between(r)) @ S.T
-            draws[:, r] = _categorical(logits, rng)
+
+        def backward(n_draws, rng):
+            draws = np.empty((n_draws, rows), dtype=np.int64)
+            draws[:, -1] = _categorical(np.broadcast_to(log_alpha[-1], (n_draws, 2**width)), rng)
+            for r in range(rows - 2, -1, -1):
+                # log T_r(x, x_{r+1}) for every draw: (n_draws, 2^w)
+                logits = log_alpha[r] + (S[draws[:, r + 1]] * between(r)) @ S.T
+                draws[:, r] = _categorical(logits, rng)
+            return draws
+
     else:
         # G_r(x0, x): forward weights of row r given the first row, each x0-row scaled to max 1
         G = [np.diag(np.ones(2**width))]
@@ -153,16 +176,24 @@ def _sample_transfer(structure, J, h, beta, n_draws, rng):
         closing = log_transfer(rows - 1)  # last row back to the first, (x_{L-1}, x0)
         closing_exp = np.exp(closing - closing.max())
         log_marginal = log_scale[-1] + np.log(np.einsum("ax,xa->a", G[-1], closing_exp))
-        first = _categorical(np.broadcast_to(log_marginal, (n_draws, 2**width)), rng)
-        draws[:, 0] = first
-        with np.errstate(divide="ignore"):
-            draws[:, -1] = _categorical(np.log(G[-1][first]) + closing[:, first].T, rng)
-            for r in range(rows - 2, 0, -1):
-                logits = np.log(G[r][first]) + (S[draws[:, r + 1]] * between(r)) @ S.T
-                draws[:, r] = _categorical(logits, rng)
-    spins = np.empty((n_draws, structure.n_spins), dtype=np.int8)
-    spins[:, site.ravel()] = S[draws].reshape(n_draws, -1).astype(np.int8)
-    return spins
+
+        def backward(n_draws, rng):
+            draws = np.empty((n_draws, rows), dtype=np.int64)
+            first = _categorical(np.broadcast_to(log_marginal, (n_draws, 2**width)), rng)
+            draws[:, 0] = first
+            with np.errstate(divide="ignore"):
+                draws[:, -1] = _categorical(np.log(G[-1][first]) + closing[:, first].T, rng)
+                for r in range(rows - 2, 0, -1):
+                    logits = np.log(G[r][first]) + (S[draws[:, r + 1]] * between(r)) @ S.T
+                    draws[:, r] = _categorical(logits, rng)
+            return draws
+
+    def draw(n_draws, rng):
+        spins = np.empty((n_draws, structure.n_spins), dtype=np.int8)
+        spins[:, site.ravel()] = S[backward(n_draws, rng)].reshape(n_draws, -1).astype(np.int8)
+        return spins
+
+    return draw
 
 
 def _log_matvec(log_vector: np.ndarray, log_matrix: np.ndarray) -> np.ndarray:

@@ -439,7 +439,8 @@ def _laplace(tree, terms: ModelTerms):
     log_q = graph_replace(model.logp(jacobian=True), pieces, strict=False)
     gradient = pt.grad(log_q, flat)
     value_and_grad = pytensor.function([flat], [-log_q, -gradient])
-    hessian = pytensor.function([flat], pytensor.gradient.hessian(log_q, flat))
+    # the Jacobian of the gradient, vectorised: no Scan, whose rewrites fail noisily here
+    hessian = pytensor.function([flat], pytensor.gradient.jacobian(gradient, flat, vectorize=True))
     if tree is not None and "posterior" in tree.children:
         start = terms.unconstrain(
             terms.draws_from(get_group(tree, "posterior"), SAMPLE_DIMS, "posterior")
@@ -451,12 +452,13 @@ def _laplace(tree, terms: ModelTerms):
         value_and_grad, start, jac=True, method="BFGS", options={"gtol": 1e-8}
     )
     precision = -hessian(fit.x)
-    sign, log_det = np.linalg.slogdet(precision)
+    with np.errstate(invalid="ignore"):  # a non-finite Hessian is reported below
+        sign, log_det = np.linalg.slogdet(precision)
     messages = []
     if not fit.success:
         messages.append(f"The mode search did not converge: {fit.message}")
-    if sign <= 0:
-        messages.append("The Hessian at the mode is not negative definite.")
+    if not sign > 0:  # NaN too
+        messages.append("The Hessian at the mode is not finite and negative definite.")
     log_z = float(-fit.fun + 0.5 * terms.dim * np.log(2 * np.pi) - 0.5 * log_det)
     return FreeEnergy(
         "laplace", log_z, np.nan, diagnostics={"mode": fit.x}, warnings=tuple(messages)

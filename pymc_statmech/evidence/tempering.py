@@ -19,6 +19,7 @@ from pymc.model.fgraph import clone_model
 from rich.progress import Progress
 
 from pymc_statmech.evidence.terms import ModelTerms
+from pymc_statmech.reporting import quiet_pymc
 
 #: Name of the ``pm.Data`` that carries beta in a tempered model (set in each worker).
 BETA_DATA = "psm_tempering_beta"
@@ -82,7 +83,8 @@ def tempered_model(model: pm.Model) -> pm.Model:
 def _sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
     """NUTS (or PyMC's default step assignment) at one inverse temperature; runs in a worker."""
     options = {"progressbar": False, "compute_convergence_checks": False, **sample_kwargs}
-    with model:
+    # quiet: the caller shows one progress display over the rungs, not PyMC's lines per rung
+    with model, quiet_pymc():
         pm.set_data({BETA_DATA: float(beta)})
         tree = pm.sample(
             draws=draws, tune=tune, chains=chains, random_seed=seed, var_names=names, **options
@@ -110,7 +112,7 @@ def _sample_pickled_rung(model_bytes, *args):
 
 def _prior_rung(model, draws, chains, seed, names):
     """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_pymc():
         # Potentials are likelihood terms here: the prior rung is right to leave them out
         warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
         prior = pm.sample_prior_predictive(
