@@ -2,6 +2,9 @@
 the report's all-or-nothing publication, and the single-task subcommands against known answers."""
 
 import json
+import os
+import re
+import stat
 
 import numpy as np
 import pytest
@@ -21,9 +24,21 @@ def test_demo_quick_recovers_the_truth(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(out), "--seed", "3"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no staging folder left
     files = {p.name for p in out.iterdir()}
-    assert {"report.md", "results.json", "snapshots.png", "posterior.png"} <= files
+    figures = {"snapshots.png", "posterior.png", "free_energy.png", "statistics.png"}
+    assert {"report.md", "results.json", *figures} <= files
     r = json.loads((out / "results.json").read_text())
-    assert "report.md" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "report.md" in printed
+    # ordinary permissions (not mkdtemp's private 0700), as for any folder the user makes
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+    # the report names the sampler and never prints a non-zero error as "± 0.00"
+    report = (out / "report.md").read_text()
+    assert f"{r['sampler']}: " in report and r["sampler"].startswith("NUTS (")
+    assert not re.search(r"± 0\.0+(?![0-9])", report + printed)
+    for figure in figures:
+        assert f"]({figure})" in report
 
     # the posterior covers the true coupling and field (99% intervals, fixed seed)
     for name in ("J", "h"):
@@ -147,3 +162,16 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "text"),
+    [
+        (636.987, 0.0041, "636.9870 ± 0.0041"),
+        (8.0007, 0.0298, "8.001 ± 0.030"),
+        (6.77, 0.58, "6.77 ± 0.58"),
+        (1234.5, 25.0, "1234 ± 25"),
+    ],
+)
+def test_report_numbers_carry_their_error_precision(value, error, text):
+    assert demo._plus_minus(value, error) == text
