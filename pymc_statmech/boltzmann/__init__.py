@@ -16,6 +16,7 @@ from pymc_statmech.boltzmann.lattice import (
 )
 from pymc_statmech.boltzmann.partition import (
     ENUMERATE_MAX_SPINS,
+    TRACE_MAX_WIDTH,
     TRANSFER_MATRIX_MAX_BYTES,
     TRANSFER_MATRIX_MAX_WIDTH,
     BetheResult,
@@ -28,6 +29,7 @@ from pymc_statmech.boltzmann.partition import (
 
 __all__ = [
     "ENUMERATE_MAX_SPINS",
+    "TRACE_MAX_WIDTH",
     "TRANSFER_MATRIX_MAX_BYTES",
     "TRANSFER_MATRIX_MAX_WIDTH",
     "BetheResult",

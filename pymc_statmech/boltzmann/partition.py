@@ -79,12 +79,12 @@ References
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pymc.distributions.dist_math import check_parameters
 from pytensor.gradient import disconnected_grad
 from pytensor.graph.basic import Constant, Variable
 from pytensor.tensor.variable import TensorVariable
@@ -95,9 +95,11 @@ from pymc_statmech.boltzmann.lattice import (
     ising_structure,
     site_fields,
 )
+from pymc_statmech.boltzmann.logz import enumeration_plan, log_partition, transfer_plan
 
 __all__ = [
     "ENUMERATE_MAX_SPINS",
+    "TRACE_MAX_WIDTH",
     "TRANSFER_MATRIX_MAX_BYTES",
     "TRANSFER_MATRIX_MAX_WIDTH",
     "BetheResult",
@@ -109,15 +111,12 @@ __all__ = [
 ]
 
 ENUMERATE_MAX_SPINS = 20
-TRANSFER_MATRIX_MAX_WIDTH = 12
+#: Widest row of the transfer matrix (2^16 states per row: 16 x 16 open in a fraction of a second).
+TRANSFER_MATRIX_MAX_WIDTH = 16
+#: Widest row when both directions are periodic: the trace over the first row costs 2^w sweeps.
+TRACE_MAX_WIDTH = 12
 # Default peak memory the transfer matrix may plan for (value and gradient).
 TRANSFER_MATRIX_MAX_BYTES = 2**30
-# Log-weights formed at once by enumeration (8 MiB of float64), across the batch.
-_ENUM_CHUNK = 2**20
-# A transfer-matrix chunk of fixed first rows is sized to about this many bytes.
-_TM_CHUNK_BYTES = 2**26
-# Log of "no weight" for the fixed first row of a trace: finite, so sums never meet -inf - -inf.
-_LOG0 = np.float64(-1e300)
 _TINY = np.float64(1e-300)
 _METHODS = ("auto", "enumerate", "transfer_matrix", "kaufman", "chain", "mean_field", "bethe")
 _ALTERNATIVES = (
@@ -167,7 +166,7 @@ class _Params(NamedTuple):
     K_uniform: TensorVariable | None  # (*batch,) when J is uniform
     theta_uniform: TensorVariable | None  # (*batch,) when h is uniform
     h_zero: bool  # h is the constant 0
-    J_sign: int | None  # +1 / -1 when J is a constant of one sign (0 if all zero)
+    K_sign: int | None  # +1 / -1 when beta J is a constant of one sign (0 if all zero)
     batch_size: int  # static batch size (1 when unknown)
 
 
@@ -190,11 +189,14 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
         h_uni = hv
     elif np.all(hv == hv[..., :1]):
         h_uni = hv[..., 0]
-    J_sign = None
-    if Jv is not None:
-        J_sign = 1 if np.all(Jv >= 0) else (-1 if np.all(Jv <= 0) else None)
-        if np.all(Jv == 0):
-            J_sign = 0
+    # the sign of the natural parameter beta J, not of J: a negative beta flips it
+    K_sign = None
+    bv = _constant_value(beta)
+    if Jv is not None and bv is not None:
+        Kv = np.multiply.outer(bv, Jv) if Jv.ndim else bv * Jv
+        K_sign = 1 if np.all(Kv >= 0) else (-1 if np.all(Kv <= 0) else None)
+        if np.all(Kv == 0):
+            K_sign = 0
     b = _float(beta)
     Jt, ht = _float(Je), _float(hs)
     zero = pt.zeros_like(b)
@@ -213,15 +215,10 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
     for d in zero.type.shape:
         size *= d if d is not None else 1
     h_zero = hv is not None and bool(np.all(hv == 0))
-    return _Params(K, th, K_uniform, theta_uniform, h_zero, J_sign, size)
+    return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign, size)
 
 
 # -- enumeration -------------------------------------------------------------------------------
-def _spin_table(k: int) -> np.ndarray:
-    """All 2^k configurations of k spins, (2^k, k); row x has s_c = +1 where bit c of x is set."""
-    return (((np.arange(2**k)[:, None] >> np.arange(k)) & 1) * 2.0 - 1.0).reshape(2**k, k)
-
-
 def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
     n = s.n_spins
     if n > ENUMERATE_MAX_SPINS:
@@ -232,45 +229,7 @@ def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
             f"'transfer_matrix' (a side <= {TRANSFER_MATRIX_MAX_WIDTH}), 'kaufman' (periodic, "
             f"uniform J, h = 0); {_ALTERNATIVES}."
         )
-    n_lo = (n + 1) // 2
-    n_hi = n - n_lo
-    S_lo, S_hi = _spin_table(n_lo), _spin_table(n_hi)
-    i, j = s.edges[:, 0], s.edges[:, 1]
-    ll = np.flatnonzero(j < n_lo)
-    hh = np.flatnonzero(i >= n_lo)
-    cross = np.flatnonzero((i < n_lo) & (j >= n_lo))
-    K, th = p.K, p.theta
-    a_lo = pt.dot(th[..., :n_lo], S_lo.T)
-    if ll.size:
-        a_lo = a_lo + pt.dot(K[..., ll], (S_lo[:, i[ll]] * S_lo[:, j[ll]]).T)
-    P_hh = S_hi[:, i[hh] - n_lo] * S_hi[:, j[hh] - n_lo]  # (2^n_hi, E_hh)
-    if cross.size:
-        onehot = np.zeros((cross.size, n_hi * n_lo))
-        onehot[np.arange(cross.size), (j[cross] - n_lo) * n_lo + i[cross]] = 1.0
-        C = pt.dot(K[..., cross], onehot).reshape((*K.shape[:-1], n_hi, n_lo))
-    else:
-        C = None
-
-    def block(S_chunk, P_chunk):
-        a_hi = pt.dot(th[..., n_lo:], S_chunk.T)
-        if hh.size:
-            a_hi = a_hi + pt.dot(K[..., hh], P_chunk.T)
-        logw = a_hi[..., :, None] + a_lo[..., None, :]
-        if C is not None:
-            logw = logw + pt.matmul(pt.matmul(S_chunk, C), S_lo.T)
-        return _logsumexp(logw.reshape((*logw.shape[:-2], -1)), axis=-1)
-
-    rows_per_chunk = max(1, _ENUM_CHUNK // (p.batch_size * 2**n_lo))
-    if rows_per_chunk >= 2**n_hi:
-        return block(pt.constant(S_hi), pt.constant(P_hh))
-    rows = 2 ** int(math.log2(rows_per_chunk))
-    n_chunks = 2**n_hi // rows
-    S_chunks = S_hi.reshape(n_chunks, rows, n_hi)
-    P_chunks = P_hh.reshape(n_chunks, rows, hh.size)
-    parts = pytensor.scan(
-        block, sequences=[pt.constant(S_chunks), pt.constant(P_chunks)], return_updates=False
-    )
-    return _logsumexp(parts, axis=0)
+    return log_partition(enumeration_plan(s), p.K, p.theta)
 
 
 # -- transfer matrix ---------------------------------------------------------------------------
@@ -279,8 +238,7 @@ class _TMPlan(NamedTuple):
     width: int  # spins per row
     n_rows: int
     trace: bool  # periodic in the stacking direction
-    chunk: int  # fixed first rows per chunk (trace only)
-    bytes: float  # planned peak for value and gradient
+    bytes: float  # planned peak memory of the kernel
 
 
 def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan | None, str]:
@@ -295,29 +253,28 @@ def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan |
         trace = periodic[1] if transpose else periodic[0]
         if len(s.shape) == 1 and transpose:
             continue
-        state = 8.0 * 2**w * batch
-        per_chain = state * (ell * w + 8)  # the gradient keeps one state per site
-        if trace:
-            chunk = int(max(1, min(2**w, _TM_CHUNK_BYTES // per_chain)))
-            chunk = 2 ** int(math.log2(chunk))
-            need = per_chain * chunk + 16.0 * 2**w * batch
-        else:
-            chunk, need = 1, per_chain
+        # the stored forward messages of one sweep (complex for the Hessian), one sweep per
+        # core when the first row is traced over; the batch is swept one element at a time
+        need = 16.0 * 2**w * (ell * w + 2) * (2 if trace else 1)
         cost = 2**w * (2**w if trace else 1) * ell * w
-        plans.append((cost, _TMPlan(transpose, w, ell, trace, chunk, need)))
+        plans.append((cost, _TMPlan(transpose, w, ell, trace, need)))
     plans.sort(key=lambda c: c[0])
     best = plans[0][1]
-    if best.width > TRANSFER_MATRIX_MAX_WIDTH:
+    limit = TRACE_MAX_WIDTH if best.trace else TRANSFER_MATRIX_MAX_WIDTH
+    if best.width > limit:
         return None, (
             f"the transfer matrix of the {s.description} needs rows of min(L, W) = {best.width} "
-            f"spins (2^{best.width} states, {_bytes(8.0 * 2**best.width * batch)} per row state; "
-            f"the limit is {TRANSFER_MATRIX_MAX_WIDTH} spins)"
+            f"spins (2^{best.width} states per row); the limit is {limit} spins"
+            + (
+                " when both directions are periodic (a trace over the first row)"
+                if best.trace
+                else ""
+            )
         )
     if best.bytes > max_bytes:
         return None, (
             f"the transfer matrix of the {s.description} needs about {_bytes(best.bytes)} for "
-            f"the value and gradient with a batch of {batch}, above max_bytes = "
-            f"{_bytes(max_bytes)}"
+            f"the value and gradient, above max_bytes = {_bytes(max_bytes)}"
         )
     return best, ""
 
@@ -338,85 +295,7 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
             f"method='transfer_matrix': {why}. Exact alternatives: 'kaufman' (periodic lattice, "
             f"uniform J, h = 0), 'enumerate' (<= {ENUMERATE_MAX_SPINS} spins); {_ALTERNATIVES}."
         )
-    row_bond, col_bond = s.bond_grids()
-    if plan.transpose:
-        row_bond, col_bond = col_bond.T, row_bond.T
-    L, w = row_bond.shape
-    K, th = p.K, p.theta
-    batch_nd = K.ndim - 1
-    site = np.arange(s.n_spins).reshape(s.shape if len(s.shape) == 2 else (-1, 1))
-    site = site.T if plan.transpose else site
-
-    def gather(x, index):  # x[..., index], 0 where index is -1 (no bond)
-        safe = np.where(index >= 0, index, 0)
-        return pt.switch(index >= 0, x[..., safe], 0.0)
-
-    # A row state is indexed by its w spins with column c at bit w - 1 - c (bit set: +1).
-    signs = _spin_table(w)[:, ::-1]
-    pairs = signs * np.roll(signs, -1, axis=1)  # s_c s_{c+1 mod w}
-
-    def row_diagonal(r):  # log-weight of the bonds and fields inside row r, (*batch, 2^w)
-        return pt.dot(gather(th, site[r]), signs.T) + pt.dot(gather(K, row_bond[r]), pairs.T)
-
-    # Rows 1.. are added one site at a time, a shift register of the last w spins: bit 0 holds
-    # the newest, bit w - 1 the oldest, which is the spin above the new one and is summed out.
-    # Per site: the bond to the spin above, to the left neighbour (bit 0 once the oldest is
-    # dropped) and, closing a periodic row, to the row's first spin (then bit w - 2).
-    above = col_bond[:-1].ravel()
-    left = np.concatenate([np.full((L - 1, 1), -1), row_bond[1:, :-1]], axis=1).ravel()
-    wrap = np.full((L - 1, w), -1)
-    wrap[:, -1] = row_bond[1:, -1] if w > 1 else -1
-    seq = [
-        pt.moveaxis(gather(x, index), -1, 0)
-        for x, index in ((K, above), (K, left), (K, wrap.ravel()), (th, site[1:].ravel()))
-    ]
-    rest = np.arange(2 ** (w - 1))
-    s_left = (rest & 1) * 2.0 - 1.0
-    s_wrap = ((rest >> max(w - 2, 0)) & 1) * 2.0 - 1.0
-
-    def site_step(k_above, k_left, k_wrap, t, state):
-        # state: (*batch, [chunk,] 2^w)
-        k_above, k_left, k_wrap, t = (
-            pt.shape_padright(x, state.ndim - batch_nd) for x in (k_above, k_left, k_wrap, t)
-        )
-        X = state.reshape((*state.shape[:-1], 2, 2 ** (w - 1)))
-        down, up = X[..., 0, :], X[..., 1, :]  # the spin above is -1 / +1
-        field = k_left * s_left + k_wrap * s_wrap + t
-        new_down = pt.logaddexp(down + k_above, up - k_above) - field
-        new_up = pt.logaddexp(down - k_above, up + k_above) + field
-        return pt.stack([new_down, new_up], axis=-1).reshape(state.shape)
-
-    def add_rows(start):
-        if L == 1:
-            return start
-        states = pytensor.scan(site_step, sequences=seq, outputs_info=[start], return_updates=False)
-        return states[-1]
-
-    first = row_diagonal(0)
-    if not plan.trace:
-        return _logsumexp(add_rows(first), axis=-1)
-
-    closing = gather(K, col_bond[-1])  # bonds from the last row back to the first
-    # With h = 0 the weights are invariant under flipping every spin, so the first rows b and
-    # -b contribute equally: fixing the top spin up and adding log 2 halves the work.
-    n_fixed = 2 ** (w - 1) if p.h_zero else 2**w
-    chunk = min(plan.chunk, n_fixed)
-    n_chunks = n_fixed // chunk
-    fixed = np.arange(n_fixed).reshape(n_chunks, chunk)
-    log_sym = np.log(2.0) if p.h_zero else 0.0
-
-    def chunk_step(rows0):
-        # rows0: (chunk,) fixed first-row states; start from them alone.
-        mask = pt.eq(pt.arange(2**w)[None, :], rows0[:, None])
-        last = add_rows(pt.switch(mask, first[..., None, :], _LOG0))
-        fixed_signs = pt.constant(signs)[rows0]  # (chunk, w)
-        close = pt.matmul(closing[..., None, :] * fixed_signs, signs.T)  # (*batch, chunk, 2^w)
-        return _logsumexp((last + close).reshape((*last.shape[:-2], -1)), axis=-1)
-
-    if n_chunks == 1:
-        return chunk_step(pt.constant(fixed[0])) + log_sym
-    parts = pytensor.scan(chunk_step, sequences=[pt.constant(fixed)], return_updates=False)
-    return _logsumexp(parts, axis=0) + log_sym
+    return log_partition(transfer_plan(s, plan.transpose), p.K, p.theta)
 
 
 # -- chains ------------------------------------------------------------------------------------
@@ -658,9 +537,9 @@ def _kaufman_fits(s: IsingStructure, p: _Params) -> str:
     if not p.h_zero:
         return "Kaufman's formula needs h = 0 (a constant)"
     even = all(d % 2 == 0 for d in s.shape)
-    if not even and p.J_sign is not None and p.J_sign < 0:
+    if not even and p.K_sign is not None and p.K_sign < 0:
         return (
-            f"Kaufman's formula covers J < 0 only on even sides (frustrated otherwise); "
+            f"Kaufman's formula covers beta J < 0 only on even sides (frustrated otherwise); "
             f"lattice={s.shape}"
         )
     return ""
@@ -767,8 +646,13 @@ def ising_log_partition(
         K = p.K_uniform
         if L % 2 == 0 and W % 2 == 0:
             K = _even_abs(K)  # flipping one sublattice maps J to -J exactly
-        else:
-            K = pt.switch(K >= 0, K, np.nan)
+        else:  # frustrated for beta J < 0: an error when evaluated, not a NaN
+            K = check_parameters(
+                K,
+                pt.all(K >= 0),
+                msg=f"method='kaufman' needs beta J >= 0 on the {s.description} (an odd side); "
+                "use method='transfer_matrix' or 'auto'",
+            )
         return _kaufman(L, W, K)
     why = _chain_fits(s, p)
     if why:
@@ -781,7 +665,8 @@ def _auto(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
         return _chain(s.shape[0], s.boundary[0] == "periodic", p.K_uniform, p.theta_uniform)
     kaufman_why = _kaufman_fits(s, p)
     even = s.shape is not None and all(d % 2 == 0 for d in s.shape)
-    if not kaufman_why and (even or p.J_sign is not None):
+    # on an odd side the formula needs beta J >= 0, known when the graph is built
+    if not kaufman_why and (even or (p.K_sign is not None and p.K_sign >= 0)):
         K = _even_abs(p.K_uniform) if even else p.K_uniform
         return _kaufman(s.shape[0], s.shape[1], K)
     plan, tm_why = _tm_plan(s, p.batch_size, max_bytes)
