@@ -291,45 +291,66 @@ def _forward(E, w, linear, msg, scale):
 @njit(cache=True)
 def _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, fixed, mK, mth):
     """Backward sweep over the stored forward messages, adding each step's expected
-    statistics (and the first row's) to ``mK`` and ``mth``."""
+    statistics (and the first row's) to ``mK`` and ``mth``.
+
+    The joint probability of a step's register and new spin is forward x weight x backward;
+    it is summed into 16 bins by (top, left, wrap, new), from which the step's four
+    statistics follow.
+    """
     H, T = 2 ** (w - 1), E.shape[0]
     n = len(order)
     back = np.empty(2 * H, dtype=E.dtype)
     prev = np.empty(2 * H, dtype=E.dtype)
-    joint = np.empty(4 * H, dtype=E.dtype)  # [top, rest, new]
+    joint = np.empty(4 * H, dtype=E.dtype)  # log space: [top, rest, new]
     W = np.empty(16, dtype=E.dtype)
+    bins = np.empty(16, dtype=E.dtype)
     for x in range(2 * H):
         back[x] = 1.0 if linear else 0.0
     for t in range(T - 1, -1, -1):
+        bins[:] = 0.0
         if linear:
             shift = _max_real(E[t], 16)
             for i in range(16):
                 W[i] = np.exp(E[t, i] - shift)
-        for top in range(2):
-            for rest in range(H):
-                lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-                for b in range(2):
-                    j = (top * H + rest) * 2 + b
-                    if linear:
-                        joint[j] = msg[t, top * H + rest] * W[lw + b] * back[2 * rest + b]
-                    else:
-                        joint[j] = msg[t, top * H + rest] + E[t, lw + b] + back[2 * rest + b]
-        if not linear:
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
+                    u0 = W[lw] * back[2 * rest]
+                    u1 = W[lw + 1] * back[2 * rest + 1]
+                    a = msg[t, top * H + rest]
+                    bins[lw] += a * u0
+                    bins[lw + 1] += a * u1
+                    prev[top * H + rest] = u0 + u1
+            top_value = _max_real(prev, 2 * H)
+            for x in range(2 * H):
+                prev[x] = prev[x] / top_value
+        else:
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
+                    u0 = E[t, lw] + back[2 * rest]
+                    u1 = E[t, lw + 1] + back[2 * rest + 1]
+                    a = msg[t, top * H + rest]
+                    joint[2 * (top * H + rest)] = a + u0
+                    joint[2 * (top * H + rest) + 1] = a + u1
+                    prev[top * H + rest] = _log_add(u0, u1)
             peak = _max_real(joint, 4 * H)
-            for j in range(4 * H):
-                joint[j] = np.exp(joint[j] - peak)
-        total = 0.0 * joint[0]
-        for j in range(4 * H):
-            total += joint[j]
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
+                    j = 2 * (top * H + rest)
+                    bins[lw] += np.exp(joint[j] - peak)
+                    bins[lw + 1] += np.exp(joint[j + 1] - peak)
+        total = 0.0 * bins[0]
+        for i in range(16):
+            total += bins[i]
         s_new = s_above = s_left = s_wrap = 0.0 * total
-        for top in range(2):
-            for rest in range(H):
-                for b in range(2):
-                    q = joint[(top * H + rest) * 2 + b] * _sign(b) / total
-                    s_new += q
-                    s_above += q * _sign(top)
-                    s_left += q * _sign(rest & 1)
-                    s_wrap += q * _sign(((rest >> (w - 2)) & 1) if w >= 2 else 0)
+        for i in range(16):
+            q = bins[i] * _sign(i & 1) / total
+            s_new += q
+            s_above += q * _sign(i >> 3)
+            s_left += q * _sign((i >> 2) & 1)
+            s_wrap += q * _sign((i >> 1) & 1)
         k = t + w
         mth[order[k]] += s_new
         if above[t] >= 0:
@@ -341,19 +362,6 @@ def _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, f
         if fixed >= 0 and k >= n - w and closing[k - (n - w)] >= 0:
             c = k - (n - w)
             mK[closing[c]] += s_new * _sign((fixed >> (w - 1 - c)) & 1)
-        # the backward message before step t: the new spin summed out
-        for top in range(2):
-            for rest in range(H):
-                lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-                if linear:
-                    v = W[lw] * back[2 * rest] + W[lw + 1] * back[2 * rest + 1]
-                else:
-                    v = _log_add(E[t, lw] + back[2 * rest], E[t, lw + 1] + back[2 * rest + 1])
-                prev[top * H + rest] = v
-        if linear:
-            top_value = _max_real(prev, 2 * H)
-            for x in range(2 * H):
-                prev[x] = prev[x] / top_value
         back, prev = prev, back
     # the first row
     total = 0.0 * back[0]
@@ -390,8 +398,9 @@ def _linear_is_exact(K, th, w):
 
 
 @njit(cache=True)
-def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK, mth):
-    """log Z and the expected statistics (added to ``mK``, ``mth``) of one parameter set."""
+def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, means, mK, mth):
+    """log Z and, with ``means``, the expected statistics (added to ``mK``, ``mth``) of one
+    parameter set."""
     linear = _linear_is_exact(K, th, w)
     n = len(order)
     msg = np.empty((n - w + 1, 2**w), dtype=K.dtype)
@@ -401,7 +410,9 @@ def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK,
         _row0_log_weights(K, th, order, row0_bond, w, -1, msg[0])
         _step_exponents(K, th, order, above, left, wrap, closing, w, -1, E)
         log_z = _forward(E, w, linear, msg, scale)
-        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, -1, mK, mth)
+        if means:
+            _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, -1, mK,
+                      mth)  # fmt: skip
         return log_z
     symmetric = True  # h = 0: the first rows b and -b contribute equally
     for v in th:
@@ -417,8 +428,9 @@ def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK,
         log_zb = _forward(E, w, linear, msg, scale)
         part_K[:] = 0.0
         part_th[:] = 0.0
-        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, b, part_K,
-                  part_th)  # fmt: skip
+        if means:
+            _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, b, part_K,
+                      part_th)  # fmt: skip
         # running weighted mean over the fixed rows: weight exp(log_zb - log_total)
         new_total = _log_add(log_total, log_zb)
         keep, add = np.exp(log_total - new_total), np.exp(log_zb - new_total)
@@ -463,32 +475,53 @@ def _enumerate(K, th, edges_i, edges_j, mK, mth):
 
 
 @njit(cache=True)
-def _batch(kind, K, th, order, row0_bond, above, left, wrap, closing, edges_i, edges_j, w, trace):
+def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, means):
     """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
-    B = K.shape[0]
-    log_z = np.empty(B, dtype=K.dtype)
-    mK = np.zeros(K.shape, dtype=K.dtype)
-    mth = np.zeros(th.shape, dtype=K.dtype)
-    for i in range(B):
-        if kind == 0:
-            log_z[i] = _transfer(
-                K[i], th[i], order, row0_bond, above, left, wrap, closing, w, trace,
-                mK[i], mth[i],
-            )  # fmt: skip
-        else:
-            log_z[i] = _enumerate(K[i], th[i], edges_i, edges_j, mK[i], mth[i])
+    log_z = np.empty(K.shape[0], dtype=K.dtype)
+    mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
+    for i in range(K.shape[0]):
+        log_z[i] = _transfer(
+            K[i],
+            th[i],
+            order,
+            row0_bond,
+            above,
+            left,
+            wrap,
+            closing,
+            w,
+            trace,
+            means,
+            mK[i],
+            mth[i],
+        )
     return log_z, mK, mth
 
 
-def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
-    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex."""
+@njit(cache=True)
+def _batch_enumerate(K, th, edges_i, edges_j):
+    """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
+    log_z = np.empty(K.shape[0], dtype=K.dtype)
+    mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
+    for i in range(K.shape[0]):
+        log_z[i] = _enumerate(K[i], th[i], edges_i, edges_j, mK[i], mth[i])
+    return log_z, mK, mth
+
+
+def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray, means: bool = True):
+    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex
+    (the statistics are zeros without ``means``, where the transfer matrix skips them)."""
     dtype = np.result_type(K, th, np.float64)
     K = np.ascontiguousarray(K, dtype=dtype)
     th = np.ascontiguousarray(th, dtype=dtype)
     if plan.n_edges == 0:  # a kernel needs one coupling to take its dtype from
         K = np.zeros((K.shape[0], 1), dtype=dtype)
-    kind = 0 if plan.kind == "transfer_matrix" else 1
-    log_z, mK, mth = _batch(kind, K, th, *plan.arrays(), plan.width, plan.trace)
+    order, row0_bond, above, left, wrap, closing, edges_i, edges_j = plan.arrays()
+    if plan.kind == "transfer_matrix":
+        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace, means)
+        log_z, mK, mth = _batch_transfer(K, th, *args)
+    else:
+        log_z, mK, mth = _batch_enumerate(K, th, edges_i, edges_j)
     return log_z, mK[:, : plan.n_edges], mth
 
 
@@ -523,7 +556,7 @@ class IsingLogZ(_SweepOp):
         return Apply(self, [K, th], [pt.vector(dtype="float64")])
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = evaluate(self.plan, *inputs)[0]
+        outputs[0][0] = evaluate(self.plan, *inputs, means=False)[0]
 
     def infer_shape(self, fgraph, node, shapes):
         return [(shapes[0][0],)]
@@ -601,7 +634,7 @@ def _numba_log_z(op, node=None, **kwargs):
     @numba_njit
     def log_z(K, th):
         with numba.objmode(out="float64[::1]"):
-            out = evaluate(plan, K, th)[0]
+            out = evaluate(plan, K, th, means=False)[0]
         return out
 
     return log_z
