@@ -549,3 +549,73 @@ def test_backends_agree(method, lattice, boundary, per_bond):
     for other in results[1:]:
         for a, c in zip(results[0], other, strict=True):
             np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+# -- the exact kernels: Hessian, both arithmetics, signs of beta -----------------------------------
+def _brute_moments(s, K, theta):
+    """Mean and covariance of the statistics (s_i s_j per bond, s_i per site) by brute force."""
+    S = np.array(list(itertools.product([-1.0, 1.0], repeat=s.n_spins)))
+    T = np.hstack([S[:, s.edges[:, 0]] * S[:, s.edges[:, 1]], S])
+    x = T @ np.concatenate([K, theta])
+    p = np.exp(x - x.max())
+    p /= p.sum()
+    mean = p @ T
+    return mean, (T - mean).T @ ((T - mean) * p[:, None])
+
+
+@pytest.mark.parametrize(
+    ("method", "lattice", "boundary"),
+    [
+        ("transfer_matrix", (3, 4), "periodic"),
+        ("transfer_matrix", (4, 3), ("open", "periodic")),
+        ("transfer_matrix", (5,), "periodic"),
+        ("enumerate", (3, 3), "open"),
+    ],
+)
+def test_hessian_is_the_covariance_of_the_statistics(method, lattice, boundary):
+    rng = np.random.default_rng(5)
+    s = ising_structure(lattice=lattice, boundary=boundary)
+    J, h = pt.vector("J"), pt.vector("h")
+    lz = ising_log_partition(J, h, 1.0, lattice=s, method=method)
+    hessian = pytensor.function([J, h], pytensor.gradient.hessian(lz, [J, h]))
+    Jv, hv = rng.normal(size=s.n_edges), rng.normal(size=s.n_spins)
+    blocks = hessian(Jv, hv)
+    _, cov = _brute_moments(s, Jv, hv)
+    E = s.n_edges
+    np.testing.assert_allclose(blocks[0], cov[:E, :E], atol=1e-12)
+    np.testing.assert_allclose(blocks[1], cov[E:, E:], atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 20.0, 60.0])
+def test_linear_and_log_space_sweeps_agree_with_brute_force(scale):
+    # scale 1 is swept in scaled linear space; 60 (2 (w + 2) |K| > 300) in log space; 20 is
+    # near the switch
+    from pymc_statmech.boltzmann.logz import evaluate, transfer_plan
+
+    rng = np.random.default_rng(9)
+    s = ising_structure(lattice=(3, 4))
+    K, theta = scale * rng.normal(size=s.n_edges), scale * rng.normal(size=s.n_spins)
+    mean, _ = _brute_moments(s, K, theta)
+    for transpose in (False, True):
+        log_z, mK, mth = evaluate(transfer_plan(s, transpose), K[None], theta[None])
+        ref = brute(s, K, theta)[0]
+        assert log_z[0] == pytest.approx(ref, rel=1e-14, abs=1e-12)
+        np.testing.assert_allclose(np.concatenate([mK[0], mth[0]]), mean, atol=1e-12)
+
+
+def test_negative_beta_and_the_choice_of_kaufman():
+    # issue 16: "auto" picked Kaufman from the sign of J, not of beta J (9 log 2 came back)
+    for lattice, beta in (((3, 3), -0.5), ((3, 5), -0.3), ((3, 4), -0.3), ((4, 4), -0.4)):
+        s = ising_structure(lattice=lattice)
+        ref = brute(s, 1.0, 0.0, beta)[0]
+        assert float(ising_log_partition(1.0, beta=beta, lattice=s).eval()) == pytest.approx(
+            ref, rel=1e-13
+        )
+        b = pt.scalar("b")
+        f = pytensor.function([b], ising_log_partition(1.0, 0.0, b, lattice=s))
+        assert float(f(beta)) == pytest.approx(ref, rel=1e-13)
+    # Kaufman by name on an odd side with beta J < 0: an error naming the cause, not a NaN
+    b = pt.scalar("b")
+    f = pytensor.function([b], ising_log_partition(1.0, 0.0, b, lattice=(3, 3), method="kaufman"))
+    with pytest.raises(Exception, match="needs beta J >= 0"):
+        f(-0.5)
