@@ -242,8 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
             "the energy per spin u = -d ln Z / d beta / N, the specific heat per spin\n"
             "c = beta^2 d^2 ln Z / d beta^2 / N, the magnetisation per spin and the entropy\n"
             "per spin s = (ln Z + beta N u) / N (nats). method 'auto' picks an exact method\n"
-            "(Kaufman for periodic lattices with h = 0, the transfer matrix when a side is at\n"
-            "most 12, enumeration up to 20 spins) and refuses rather than approximate."
+            "(Kaufman for periodic lattices with h = 0, the transfer matrix for rows of at\n"
+            "most 16 spins (12 when periodic both ways), enumeration up to 20 spins) and\n"
+            "refuses rather than approximate."
         ),
         epilog=(
             "Examples:\n"
@@ -486,18 +487,8 @@ def _ising_command(args, console) -> int:
     else:
         outputs.append(pytensor.grad(log_z, h))
     n = structure.n_spins
-    # Evaluated once per beta, so the cost is mostly compilation: NumPy evaluation takes seconds
-    # where a Numba JIT takes a minute (8 x 8 periodic with a field: 3 s). The exception is the
-    # transfer matrix's trace over a periodic side wider than 8 spins, whose evaluation is heavy
-    # enough for the compiled backend to pay (12 x 12 with a field: over 15 min with NumPy).
-    heavy_trace = (
-        len(args.lattice) == 2
-        and args.boundary == "periodic"
-        and min(args.lattice) > 8
-        and (args.h != 0 or args.method == "transfer_matrix")
-    )
-    compile_fn = pytensor.function if heavy_trace else one_shot_function
-    fn = compile_fn([beta, h], outputs, on_unused_input="ignore")
+    # evaluated once per beta: no JIT compilation (the exact methods are compiled kernels)
+    fn = one_shot_function([beta, h], outputs, on_unused_input="ignore")
     rows = []
     for b in args.beta:
         lz, dlz, d2lz, dh = (float(v) for v in fn(b, args.h))

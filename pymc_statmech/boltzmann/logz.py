@@ -4,11 +4,11 @@ The gradient of :math:`A(\eta) = \log Z` in the natural parameters
 :math:`\eta = (K, \theta) = (\beta J, \beta h)` is the vector of expected statistics
 :math:`(\langle s_i s_j \rangle_e, \langle s_i \rangle_i)` and its Hessian their covariance.
 One forward-backward sweep gives the value and all the expected statistics exactly, so a model's
-log density needs three small Ops instead of a large ``scan`` graph that every new model would
+log density needs two small Ops instead of a large ``scan`` graph that every new model would
 recompile:
 
-* :class:`IsingLogZ` ``(K, theta) -> log Z``, whose gradient is
-* :class:`IsingMeans` ``(K, theta) -> (<s_i s_j>, <s_i>)``, whose gradient (the
+* :class:`IsingLogZ` ``(K, theta) -> (log Z, <s_i s_j>, <s_i>)``: the value and its gradient,
+  the expected statistics, from one sweep; the gradient of the statistics (the
   Hessian-vector product :math:`\mathrm{Cov}[T]\,g`) is
 * :class:`IsingCovarianceProduct` ``(K, theta, g) -> Cov[T] g``, by complex-step
   differentiation of the same kernel: :math:`\mathrm{Im}\,m(\eta + i\epsilon g)/\epsilon` with
@@ -65,7 +65,6 @@ from pymc_statmech.boltzmann.lattice import IsingStructure
 __all__ = [
     "IsingCovarianceProduct",
     "IsingLogZ",
-    "IsingMeans",
     "SweepPlan",
     "enumeration_plan",
     "transfer_plan",
@@ -398,9 +397,8 @@ def _linear_is_exact(K, th, w):
 
 
 @njit(cache=True)
-def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, means, mK, mth):
-    """log Z and, with ``means``, the expected statistics (added to ``mK``, ``mth``) of one
-    parameter set."""
+def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK, mth):
+    """log Z and the expected statistics (added to ``mK``, ``mth``) of one parameter set."""
     linear = _linear_is_exact(K, th, w)
     n = len(order)
     msg = np.empty((n - w + 1, 2**w), dtype=K.dtype)
@@ -410,9 +408,7 @@ def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mea
         _row0_log_weights(K, th, order, row0_bond, w, -1, msg[0])
         _step_exponents(K, th, order, above, left, wrap, closing, w, -1, E)
         log_z = _forward(E, w, linear, msg, scale)
-        if means:
-            _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, -1, mK,
-                      mth)  # fmt: skip
+        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, -1, mK, mth)
         return log_z
     symmetric = True  # h = 0: the first rows b and -b contribute equally
     for v in th:
@@ -428,9 +424,8 @@ def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mea
         log_zb = _forward(E, w, linear, msg, scale)
         part_K[:] = 0.0
         part_th[:] = 0.0
-        if means:
-            _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, b, part_K,
-                      part_th)  # fmt: skip
+        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, b, part_K,
+                  part_th)  # fmt: skip
         # running weighted mean over the fixed rows: weight exp(log_zb - log_total)
         new_total = _log_add(log_total, log_zb)
         keep, add = np.exp(log_total - new_total), np.exp(log_zb - new_total)
@@ -475,25 +470,13 @@ def _enumerate(K, th, edges_i, edges_j, mK, mth):
 
 
 @njit(cache=True)
-def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, means):
+def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace):
     """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
     log_z = np.empty(K.shape[0], dtype=K.dtype)
     mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
     for i in range(K.shape[0]):
         log_z[i] = _transfer(
-            K[i],
-            th[i],
-            order,
-            row0_bond,
-            above,
-            left,
-            wrap,
-            closing,
-            w,
-            trace,
-            means,
-            mK[i],
-            mth[i],
+            K[i], th[i], order, row0_bond, above, left, wrap, closing, w, trace, mK[i], mth[i]
         )
     return log_z, mK, mth
 
@@ -508,9 +491,8 @@ def _batch_enumerate(K, th, edges_i, edges_j):
     return log_z, mK, mth
 
 
-def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray, means: bool = True):
-    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex
-    (the statistics are zeros without ``means``, where the transfer matrix skips them)."""
+def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
+    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex."""
     dtype = np.result_type(K, th, np.float64)
     K = np.ascontiguousarray(K, dtype=dtype)
     th = np.ascontiguousarray(th, dtype=dtype)
@@ -518,7 +500,7 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray, means: bool = True)
         K = np.zeros((K.shape[0], 1), dtype=dtype)
     order, row0_bond, above, left, wrap, closing, edges_i, edges_j = plan.arrays()
     if plan.kind == "transfer_matrix":
-        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace, means)
+        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace)
         log_z, mK, mth = _batch_transfer(K, th, *args)
     else:
         log_z, mK, mth = _batch_enumerate(K, th, edges_i, edges_j)
@@ -549,45 +531,39 @@ class _SweepOp(Op):
 
 
 class IsingLogZ(_SweepOp):
-    """``log Z`` ``(B,)`` of each row of ``(K, theta)``; its gradient is :class:`IsingMeans`."""
+    """``(log Z (B,), <s_i s_j> (B, E), <s_i> (B, n))`` per row of ``(K, theta)``: one sweep
+    gives the value and its gradient, the expected statistics, so a log density and its
+    gradient cost one sweep. The gradient of the statistics is :class:`IsingCovarianceProduct`.
+    """
 
     def make_node(self, K, th):
         K, th = self._inputs(K, th)
-        return Apply(self, [K, th], [pt.vector(dtype="float64")])
+        outputs = [
+            pt.vector(dtype="float64"),
+            pt.matrix(dtype="float64"),
+            pt.matrix(dtype="float64"),
+        ]
+        return Apply(self, [K, th], outputs)
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = evaluate(self.plan, *inputs, means=False)[0]
+        for storage, value in zip(outputs, evaluate(self.plan, *inputs), strict=True):
+            storage[0] = value
 
     def infer_shape(self, fgraph, node, shapes):
-        return [(shapes[0][0],)]
+        return [(shapes[0][0],), shapes[0], shapes[1]]
 
     def pullback(self, inputs, outputs, output_grads):
-        (g,) = output_grads
-        mK, mth = IsingMeans(self.plan)(*inputs)
-        return [g[:, None] * mK, g[:, None] * mth]
-
-
-class IsingMeans(_SweepOp):
-    """``(<s_i s_j>, <s_i>)`` per row: the gradient of ``log Z`` in ``(K, theta)``; its
-    gradient is the covariance of the statistics (:class:`IsingCovarianceProduct`)."""
-
-    def make_node(self, K, th):
-        K, th = self._inputs(K, th)
-        return Apply(self, [K, th], [pt.matrix(dtype="float64"), pt.matrix(dtype="float64")])
-
-    def perform(self, node, inputs, outputs):
-        _, mK, mth = evaluate(self.plan, *inputs)
-        outputs[0][0], outputs[1][0] = mK, mth
-
-    def infer_shape(self, fgraph, node, shapes):
-        return [shapes[0], shapes[1]]
-
-    def pullback(self, inputs, outputs, output_grads):
-        gK, gth = (
-            pt.zeros_like(x) if isinstance(g.type, DisconnectedType) else g
-            for g, x in zip(output_grads, outputs, strict=True)
-        )
-        return list(IsingCovarianceProduct(self.plan)(*inputs, gK, gth))
+        _, mK, mth = outputs
+        g, gK, gth = output_grads
+        grads = [pt.zeros_like(inputs[0]), pt.zeros_like(inputs[1])]
+        if not isinstance(g.type, DisconnectedType):
+            grads = [grads[0] + g[:, None] * mK, grads[1] + g[:, None] * mth]
+        if not (isinstance(gK.type, DisconnectedType) and isinstance(gth.type, DisconnectedType)):
+            gK = pt.zeros_like(mK) if isinstance(gK.type, DisconnectedType) else gK
+            gth = pt.zeros_like(mth) if isinstance(gth.type, DisconnectedType) else gth
+            hK, hth = IsingCovarianceProduct(self.plan)(*inputs, gK, gth)
+            grads = [grads[0] + hK, grads[1] + hth]
+        return grads
 
 
 class IsingCovarianceProduct(_SweepOp):
@@ -618,7 +594,7 @@ def log_partition(plan: SweepPlan, K, th):
     batch = K.shape[:-1]
     flat_K = K.reshape((-1, plan.n_edges))
     flat_th = th.reshape((-1, plan.n_spins))
-    return IsingLogZ(plan)(flat_K, flat_th).reshape(batch)
+    return IsingLogZ(plan)(flat_K, flat_th)[0].reshape(batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,31 +603,21 @@ def log_partition(plan: SweepPlan, K, th):
 # The Numba implementations call the cached kernels through object mode. Linking the kernels
 # into every graph's compiled function instead re-optimises them with it: 3.7 s per compiled
 # PyTensor function (measured on a 4 x 4 lattice), against a few microseconds per call here.
+def _contiguous(arrays):
+    return [np.ascontiguousarray(x) for x in arrays]
+
+
 @numba_funcify.register(IsingLogZ)
 def _numba_log_z(op, node=None, **kwargs):
     plan = op.plan
 
     @numba_njit
-    def log_z(K, th):
-        with numba.objmode(out="float64[::1]"):
-            out = evaluate(plan, K, th, means=False)[0]
-        return out
+    def sweep(K, th):
+        with numba.objmode(log_z="float64[::1]", mK="float64[:, ::1]", mth="float64[:, ::1]"):
+            log_z, mK, mth = _contiguous(evaluate(plan, K, th))
+        return log_z, mK, mth
 
-    return log_z
-
-
-@numba_funcify.register(IsingMeans)
-def _numba_means(op, node=None, **kwargs):
-    plan = op.plan
-
-    @numba_njit
-    def means(K, th):
-        with numba.objmode(mK="float64[:, ::1]", mth="float64[:, ::1]"):
-            _, mK, mth = evaluate(plan, K, th)
-            mK, mth = np.ascontiguousarray(mK), np.ascontiguousarray(mth)
-        return mK, mth
-
-    return means
+    return sweep
 
 
 @numba_funcify.register(IsingCovarianceProduct)
@@ -661,7 +627,7 @@ def _numba_covariance_product(op, node=None, **kwargs):
     @numba_njit
     def product(K, th, gK, gth):
         with numba.objmode(hK="float64[:, ::1]", hth="float64[:, ::1]"):
-            hK, hth = (np.ascontiguousarray(x) for x in covariance_product(plan, K, th, gK, gth))
+            hK, hth = _contiguous(covariance_product(plan, K, th, gK, gth))
         return hK, hth
 
     return product
@@ -738,11 +704,13 @@ def _register_jax(dispatch) -> None:
 
     @dispatch.jax_funcify.register(IsingLogZ)
     def _jax_log_z(op, node=None, **kwargs):
-        return jax.vmap(_jax_log_z_function(op.plan))
+        value_and_grad = jax.value_and_grad(_jax_log_z_function(op.plan), argnums=(0, 1))
 
-    @dispatch.jax_funcify.register(IsingMeans)
-    def _jax_means(op, node=None, **kwargs):
-        return jax.vmap(jax.grad(_jax_log_z_function(op.plan), argnums=(0, 1)))
+        def sweep(K, th):
+            log_z, (mK, mth) = value_and_grad(K, th)
+            return log_z, mK, mth
+
+        return jax.vmap(sweep)
 
     @dispatch.jax_funcify.register(IsingCovarianceProduct)
     def _jax_covariance_product(op, node=None, **kwargs):

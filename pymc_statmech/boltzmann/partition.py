@@ -9,32 +9,23 @@ parameters :math:`\eta = (\beta h, \beta J)`. Its gradient gives the moments,
 :math:`\partial \log Z / \partial J_e = \beta \langle s_i s_j \rangle`,
 :math:`\partial \log Z / \partial h_i = \beta \langle s_i \rangle` and
 :math:`\partial \log Z / \partial \beta = -\langle E \rangle`; its Hessian is the Fisher
-information. Every method below returns a PyTensor expression built from standard ops
-(``logsumexp``, ``scan``, matrix products), so it differentiates and compiles on Numba (the
-default), C and JAX, and works in log space throughout (no overflow at large :math:`\beta`).
+information. Every method returns a PyTensor expression that differentiates and compiles on
+Numba (the default), C and JAX, and works in log space (no overflow at large :math:`\beta`).
 
 Exact methods:
 
-* ``"enumerate"`` (any graph, :math:`n \le 20`): the :math:`2^n` states split into two halves of
-  the sites, so the log-weights form a :math:`2^{n_1} \times 2^{n_2}` matrix of two vectors and a
-  bilinear cross term (one matrix product); formed in chunks of at most :math:`2^{20}` entries
-  (8 MiB, across the batch) and reduced by ``logsumexp``.
-* ``"transfer_matrix"`` (chains and square lattices with a side of at most 12 spins, any
-  boundary, per-bond :math:`J`, per-site :math:`h`): rows of :math:`w = \min(L, W)` spins are
-  added one site at a time (the sparse, "helical" factorisation of the row transfer matrix:
-  :math:`2^{w+1}` log-additions per site instead of :math:`4^w` per row), in one ``scan`` over
-  the sites whose step is the same small graph for every site (so compilation does not grow
-  with :math:`w`).
-  A boundary that is periodic in the stacking direction needs the trace: the first row is
-  fixed to each of its :math:`2^w` states (in chunks, an outer ``scan``) and the last row's bonds
-  close onto it, so the cost is :math:`2^w` times that of the open lattice (:math:`2^{w-1}`
-  when :math:`h = 0`, by the spin-flip symmetry). Memory: a row state
-  is :math:`8 \cdot 2^w` bytes per batch element (and per fixed first row); the gradient keeps
-  one per site. The method refuses (with the bytes it would
-  need) beyond ``max_bytes``. Measured (``benchmarks/bench_ising_partition.py``, Numba, one
-  core, with the earlier row-by-row scan, whose arithmetic is the same): 12 x 12 open, value
-  9 ms and value with gradient 20 ms; 12 x 12 periodic with fields, 38 s and 165 s: the trace
-  is exact but slow there.
+* ``"enumerate"`` (any graph, :math:`n \le 20`) and ``"transfer_matrix"`` (chains and square
+  lattices with rows of at most 16 spins, 12 when both directions are periodic; any boundary,
+  per-bond :math:`J`, per-site :math:`h`) are compiled kernels behind three small Ops
+  (:mod:`pymc_statmech.boltzmann.logz`): :math:`\log Z`, its gradient (the expected
+  statistics, from the same forward-backward sweep) and its Hessian-vector product. A model's
+  graph stays a few nodes, and the kernels compile once per machine (Numba's disk cache). The
+  transfer matrix adds one site at a time to a register of the last :math:`w` spins
+  (:math:`2^{w+1}` additions per site); a lattice periodic in the stacking direction is a
+  trace over the :math:`2^w` first rows (:math:`2^{w-1}` when :math:`h = 0`). Memory: the
+  forward messages of one sweep, :math:`16 \cdot 2^w` bytes per site; the method refuses
+  (with the bytes it would need) beyond ``max_bytes``. Measured
+  (``benchmarks/bench_latency.py``): see the Boltzmann page of the documentation.
 * ``"kaufman"`` (periodic :math:`L \times W` lattices, uniform :math:`J`, :math:`h = 0`, any size):
   Kaufman's (1949) finite-lattice formula, four products of ``2 cosh`` / ``2 sinh`` of the
   :math:`\gamma_l`, with :math:`\gamma_0 = 2K + \log\tanh K` *signed* (negative above the
@@ -584,8 +575,9 @@ def ising_log_partition(
         ``graph`` also take an :class:`~pymc_statmech.boltzmann.IsingStructure`.
     method : {"auto", "enumerate", "transfer_matrix", "kaufman", "chain", "mean_field", "bethe"}
         ``"auto"`` takes the first exact method that applies: the chain closed form (uniform
-        chain), Kaufman (periodic lattice, uniform J, h = 0), the transfer matrix (a lattice
-        with a side of at most 12 within ``max_bytes``), enumeration (at most 20 spins); if none
+        chain), Kaufman (periodic lattice, uniform J, h = 0, beta J >= 0 unless both sides are
+        even), the transfer matrix (rows of at most 16 spins, 12 when periodic both ways,
+        within ``max_bytes``), enumeration (at most 20 spins); if none
         fits it raises :class:`IsingTooLargeError` naming the memory the exact method would
         need and the approximations. It never approximates. ``"mean_field"`` returns the naive
         mean-field lower bound; ``"bethe"`` the Bethe approximation, ``NaN`` where belief

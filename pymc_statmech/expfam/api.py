@@ -17,9 +17,12 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any, NamedTuple
 
+import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
+from pymc.logprob.utils import CheckParameterValue
 from pytensor.graph.op import Op
+from pytensor.graph.traversal import ancestors
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.exceptions import NotScalarConstantError
 from pytensor.tensor.special import Softmax
@@ -81,7 +84,44 @@ def family_form(rv: TensorVariable) -> FamilyForm:
         raise TypeError(f"{rv} is not a random variable (it has no distribution).")
     _rng, _size, *params = rv.owner.inputs
     form = _family_form(rv.owner.op, rv, *[_as_float_input(p) for p in params])
-    return _broadcast_to_batch(form, rv)
+    form = _broadcast_to_batch(form, rv)
+    if isinstance(rv.owner.op, NaturalRV):  # checked on its natural domain where it is used
+        return form
+    return _with_logp_checks(form, rv)
+
+
+def _with_logp_checks(form: FamilyForm, rv: TensorVariable) -> FamilyForm:
+    """The natural parameters guarded by the parameter checks of the variable's own ``logp``.
+
+    A built-in's map to natural parameters can hide an invalid parameter (``sigma = -1``
+    squares to a valid variance); every quantity derived from the form must refuse what
+    ``pm.logp`` refuses, with PyMC's own message.
+    """
+    value = rv.type()
+    try:
+        graph = pm.logp(rv, value, warn_rvs=False)
+    except Exception:  # no logp to take the checks from: the natural-domain checks remain
+        return form
+    checks = [
+        var.owner
+        for var in ancestors([graph])
+        if var.owner is not None and isinstance(var.owner.op, CheckParameterValue)
+    ]
+    conditions, messages = [], []
+    for node in checks:
+        condition = node.inputs[1]
+        if value not in ancestors([condition]):  # parameter checks, not support checks
+            conditions.append(condition)
+            messages.append(node.op.msg)
+    if not conditions:
+        return form
+    msg = f"{type(rv.owner.op).__name__.removesuffix('RV')}: " + "; ".join(messages)
+    parts = [
+        check_parameters(part, *conditions, msg=msg)
+        for part in form.family.components(form.natural)
+    ]
+    natural = tuple(parts) if form.family.n_components > 1 else parts[0]
+    return FamilyForm(form.family, natural, form.fixed)
 
 
 def _broadcast_to_batch(form: FamilyForm, rv: TensorVariable) -> FamilyForm:

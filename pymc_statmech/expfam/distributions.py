@@ -37,10 +37,11 @@ from pymc.distributions.shape_utils import implicit_size_from_params, rv_size_is
 from pymc.distributions.transforms import _default_transform
 from pymc.logprob.abstract import _icdf, _logcdf
 from pymc.pytensorf import normalize_rng_param
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.random.utils import normalize_size_param
 
 from pymc_statmech.expfam import families
-from pymc_statmech.expfam.family import Family, _as_float_tensor
+from pymc_statmech.expfam.family import Family, ParameterDomainError, _as_float_tensor
 
 __all__ = [
     "NaturalBernoulli",
@@ -97,7 +98,16 @@ class NaturalRV(SymbolicRandomVariable):
         size = normalize_size_param(size)
         if rv_size_is_none(size):
             size = implicit_size_from_params(*params, ndims_params=cls.ndims_params)
+        # the sampler sees parameters checked on the family's domain first: outside it a
+        # draw is an error naming the domain (PyTensor's Beta sampler never returns, and an
+        # Exponential at eta > 0 would return negative values). An assertion, not PyMC's
+        # parameter check, which PyMC's compilation turns into a -inf parameter.
         eta, fixed = cls.to_natural(params)
+        conditions = cls.family.domain_conditions(cls.family.as_natural(eta), fixed)
+        if conditions:
+            check = CheckAndRaise(ParameterDomainError, _domain_message(cls.family, conditions))
+            ok = pt.all([pt.all(c) for c, _ in conditions])
+            eta, fixed = cls.to_natural([check(p, ok) for p in params])
         next_rng, draws = cls.family.sampler(rng, size, eta, **fixed)
         if cls.family.discrete:
             draws = pt.cast(draws, "int64")

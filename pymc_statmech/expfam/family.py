@@ -39,6 +39,7 @@ from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
     "Family",
+    "ParameterDomainError",
     "count_series_entropy",
     "count_series_expectation",
 ]
@@ -59,6 +60,10 @@ _SERIES_DOMAIN_FRACTIONS = np.array([0.25, 0.5, 0.75, 0.9, 0.97])
 _SERIES_ABSOLUTE_TILTS = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
 # Largest number of terms (batch x window) summed at once: 2^25 float64 is 256 MiB per array.
 _SERIES_MAX_TERMS = 2**25
+
+
+class ParameterDomainError(ValueError):
+    """A natural (or fixed) parameter outside its family's domain, found when a graph runs."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,7 +265,17 @@ class Family:
         return sizes + (None,) * (self.n_components - len(sizes))
 
     def domain_conditions(self, eta: Natural, fixed: dict[str, Any]) -> list:
-        return self.natural_domain(eta, **fixed)
+        """``(condition, message)`` pairs: the natural domain, and the length of each vector
+        component whose static shape does not already fix it (a symbolic 3-vector for a
+        2-component family must not lose a component silently)."""
+        lengths = [
+            (pt.eq(e.shape[-1], size), f"eta has {size} components")
+            for e, nd, size in zip(
+                self.components(eta), self.natural_ndims, self._sizes(), strict=True
+            )
+            if nd == 1 and size is not None and e.type.shape[-1] is None
+        ]
+        return lengths + list(self.natural_domain(eta, **fixed))
 
     # -- the density -------------------------------------------------------------------------
     def inner(self, eta: Natural, stats: Any) -> TensorVariable:

@@ -1,0 +1,82 @@
+"""Bad and extreme inputs: a named error (a ValueError subclass) instead of a wrong number, a
+silent NaN, a value outside the support or a hang (issue 16)."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+import scipy.stats as st
+from pymc.logprob.utils import ParameterValueError
+
+import pymc_statmech as psm
+from pymc_statmech.expfam.family import ParameterDomainError
+
+
+def test_draws_at_an_out_of_domain_natural_parameter_are_refused_not_hung():
+    # PyTensor's Beta sampler loops for ever on invalid parameters: the check comes first
+    code = textwrap.dedent(
+        """
+        import numpy as np, pymc as pm, pytensor, pymc_statmech as psm
+        from pymc_statmech.expfam.family import ParameterDomainError
+        eta = pytensor.shared(np.array([-2.0, 0.0]))
+        try:
+            pm.draw(psm.NaturalBeta.dist(eta=eta), random_seed=1)
+        except ParameterDomainError as err:
+            print("refused:", err)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "refused: Beta" in run.stdout, run.stderr[-2000:]
+
+
+def test_draws_never_leave_the_support():
+    assert np.all(pm.draw(psm.NaturalExponential.dist(eta=-2.0), draws=50, random_seed=1) > 0)
+    with pytest.raises(ParameterDomainError, match=r"eta = -rate < 0"):
+        pm.draw(psm.NaturalExponential.dist(eta=pytensor.shared(1.0)), random_seed=1)
+    with pm.Model():  # a random natural parameter that strays out of the domain
+        eta = pm.Normal("eta", -1.0, 1.0)
+        psm.NaturalExponential("x", eta=eta)
+        with pytest.raises(ParameterDomainError, match="Exponential"):
+            pm.sample_prior_predictive(200, random_seed=1)
+
+
+def test_symbolic_natural_parameters_of_the_wrong_length_are_refused():
+    v = pt.vector("v")
+    gamma = psm.NaturalGamma.dist(eta=v)
+    with pytest.raises(ValueError, match="eta has 2 components"):
+        psm.entropy(gamma).eval({v: [1.0, -2.0, 3.0]})
+    # eta = (alpha - 1, -beta) = (1, -2): Gamma(2, rate 2)
+    assert float(psm.entropy(gamma).eval({v: [1.0, -2.0]})) == pytest.approx(
+        st.gamma(2.0, scale=0.5).entropy(), rel=1e-12
+    )
+    normal = psm.NaturalNormal.dist(eta=v)
+    lp = pm.logp(normal, 0.3)
+    with pytest.raises(ValueError, match="eta has 2 components"):
+        lp.eval({v: [0.2, -0.5, 9.0]})
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: pm.Normal.dist(0.0, -1.0), "sigma > 0"),
+        (lambda: pm.Gamma.dist(-2.0, 3.0), "alpha > 0"),
+        (lambda: pm.Beta.dist(2.0, -1.0), "beta > 0"),
+    ],
+)
+def test_information_functions_apply_the_builtins_own_parameter_checks(make, message):
+    # sigma = -1 squares to a valid variance: the natural parameters alone cannot tell
+    with pytest.raises(ParameterValueError, match=message):
+        psm.entropy(make()).eval()
+    with pytest.raises(ParameterValueError, match=message):
+        psm.kl_divergence(make(), make()).eval()
+
+
+def test_conjugate_update_refuses_an_invalid_prior():
+    result = psm.conjugate_update(pm.Normal.dist(0.0, -1.0), pm.Normal, [1.0, 2.0], sigma=1.0)
+    with pytest.raises(ParameterValueError, match="sigma > 0"):
+        result.log_evidence.eval()
