@@ -80,3 +80,22 @@ def test_conjugate_update_refuses_an_invalid_prior():
     result = psm.conjugate_update(pm.Normal.dist(0.0, -1.0), pm.Normal, [1.0, 2.0], sigma=1.0)
     with pytest.raises(ParameterValueError, match="sigma > 0"):
         result.log_evidence.eval()
+
+
+def test_maxent_target_not_finite_or_on_the_boundary_has_no_density():
+    # issue 16: the warm start answered for a NaN target; a target at the edge of feasibility
+    # (a die's mean 1) gave a finite log density of -806173
+    target = pytensor.shared(4.5)
+    die = psm.MaxEnt.dist(psm.Discrete(range(1, 7)), [psm.mean(target)])
+    logp = pm.compile([], pm.logp(die, 6))
+    uniform_tilt = float(logp())
+    sol = psm.maxent_solve(psm.Discrete(range(1, 7)), [psm.mean(4.5)])
+    assert uniform_tilt == pytest.approx(float(sol.logpdf(6)), rel=1e-10)
+    for bad in (np.nan, np.inf, 1.0, 6.0, 7.0):
+        target.set_value(bad)
+        assert float(logp()) == -np.inf, bad
+    target.set_value(4.5)
+    assert float(logp()) == pytest.approx(uniform_tilt, rel=1e-12)
+    target.set_value(7.0)
+    with pytest.raises(psm.InfeasibleConstraintsError, match="no maximum-entropy solution"):
+        pm.draw(die, draws=10, random_seed=1)

@@ -11,7 +11,7 @@ import pytest
 from scipy import special, stats
 
 import pymc_statmech as psm
-from pymc_statmech.maxent.solve import NonConvergenceWarning, solve_dual
+from pymc_statmech.maxent.solve import MaxEntDual, NonConvergenceWarning, solve_dual
 
 mp.mp.dps = 50
 DIE = psm.Discrete(range(1, 7))
@@ -311,13 +311,21 @@ def test_implicit_gradients_against_finite_differences():
 def test_failed_solve_gives_minus_inf_with_a_warning():
     c = pt.dvector("c")
     x = np.arange(1.0, 7.0)
-    lam = solve_dual(x[None, :], np.zeros(6), c)
+    # one Newton step cannot reach a target near the edge: a genuine non-convergence
+    lam = MaxEntDual(max_iter=1)(x[None, :], np.zeros(6), c, np.zeros(1))
     logp6 = pt.switch(pt.all(pt.isfinite(lam)), lam[0] * 6 - pt.logsumexp(lam[0] * x), -np.inf)
     f = pytensor.function([c], logp6)
     with pytest.warns(NonConvergenceWarning):
-        assert f([7.5]) == -np.inf
+        assert f([5.999]) == -np.inf
+    # A target outside the feasible range has no multipliers at all: -inf, and no warning
+    # that would blame the convergence (issue 16).
+    full = solve_dual(x[None, :], np.zeros(6), c)
+    g = pytensor.function([c], pt.switch(pt.all(pt.isfinite(full)), full[0], -np.inf))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonConvergenceWarning)
+        assert g([7.5]) == -np.inf
     # A valid point afterwards is solved again (the failure did not poison the warm start).
-    assert np.isfinite(f([4.5]))
+    assert np.isfinite(g([4.5]))
 
 
 def test_exact_draws_on_a_finite_support():
@@ -439,7 +447,10 @@ def test_random_target_with_unbounded_prior_builds_and_is_minus_inf_outside():
     logp = model.compile_logp(sum=False)
     _, p, _ = _dice_reference(mp.mpf(4.5))
     np.testing.assert_allclose(logp({"mu": 4.5})[1], np.log(p[[0, 5, 2]]), rtol=1e-11)
-    with pytest.warns(NonConvergenceWarning):
+    # outside the feasible range: -inf like any parameter outside its domain, without the
+    # non-convergence warning that blamed the wrong cause before (issue 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonConvergenceWarning)
         assert np.all(logp({"mu": 7.5})[1] == -np.inf)
 
 

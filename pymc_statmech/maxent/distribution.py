@@ -25,8 +25,10 @@ from pymc.distributions import transforms
 from pymc.distributions.transforms import _default_transform
 from pytensor.graph.basic import Variable, equal_computations
 from pytensor.graph.replace import graph_replace
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.subtensor import AdvancedSubtensor
 
+from pymc_statmech.maxent.constraints import InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, HalfLine, Interval
 from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve, solution_family
 from pymc_statmech.maxent.solve import solve_dual
@@ -199,6 +201,9 @@ def _generic(solution: MaxEntSolution, **kwargs):
     def random(*args_and_size):
         *args, size = args_and_size
         T, logq, lam, _ = rebuild(args)
+        # no multipliers (a target not finite or not strictly inside its statistic's range,
+        # or a dual that did not converge): an error, not draws from NaN probabilities
+        lam = _no_multipliers(lam, pt.all(pt.isfinite(lam)))
         s = scores(T, logq, lam)
         if discrete or solution.grid.exact:
             idx = pm.Categorical.dist(logit_p=s + log_weights, size=size)
@@ -231,6 +236,14 @@ def _generic(solution: MaxEntSolution, **kwargs):
     if transform is not None:
         _default_transform.register(type(rv.owner.op))(lambda op, rv, _t=transform: _t)
     return rv
+
+
+_no_multipliers = CheckAndRaise(
+    InfeasibleConstraintsError,
+    "MaxEnt draws: the constraints have no maximum-entropy solution at these targets (a target "
+    "not finite, or on or beyond the boundary of what the domain can reach, or a dual that did "
+    "not converge); keep random targets strictly inside the feasible range",
+)
 
 
 def _in_graphs(var, graphs) -> bool:

@@ -24,7 +24,9 @@ implicit-function theorem applied to :math:`E_\lambda[T] = c`:
 
 built from standard PyTensor ops, never by differentiating through the iterations. A call starts
 from the previous call's solution (a warm start: NUTS moves the targets a little per leapfrog
-step). When the iteration does not converge the Op returns NaN and warns; the graphs that use it
+step). When the iteration does not converge the Op returns NaN and warns; for a target that is
+not finite or not strictly inside the range of its statistic it returns NaN without warning (no
+multipliers exist there: a point mass on the boundary, nothing outside). The graphs that use it
 turn NaN into a log-density of ``-inf``, never a silently wrong value.
 
 References
@@ -266,7 +268,18 @@ def _void_pointer(typingctx, address):
 @numba.njit(cache=True)
 def _solve_warm(T, logw, c, start, warm, max_iter):
     # From the previous solution when there is one, else (or if that fails) from `start`.
+    # A target that is not finite, or not strictly inside the range of its statistic over the
+    # measure, has no multipliers (on the boundary the solution is a point mass, lambda
+    # infinite): NaN, never the warm start's old answer, and not a convergence failure.
     d = c.shape[0]
+    for k in range(d):
+        low, high = np.inf, -np.inf
+        for j in range(T.shape[1]):
+            if logw[j] > -np.inf:
+                low, high = min(low, T[k, j]), max(high, T[k, j])
+        if not (low < c[k] < high):
+            lam = np.full(d, np.nan)
+            return lam, True
     status = MAX_ITER
     if d < warm.shape[0] and warm[0] == d and np.all(np.isfinite(warm[1 : d + 1])):
         lam, status, _, _ = newton_dual(T, logw, c, warm[1 : d + 1].copy(), max_iter)
