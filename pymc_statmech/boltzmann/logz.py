@@ -397,8 +397,9 @@ def _linear_is_exact(K, th, w):
 
 
 @njit(cache=True)
-def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, linear, mK, mth):
+def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK, mth):
     """log Z and the expected statistics (added to ``mK``, ``mth``) of one parameter set."""
+    linear = _linear_is_exact(K, th, w)
     n = len(order)
     msg = np.empty((n - w + 1, 2**w), dtype=K.dtype)
     scale = np.zeros(n - w + 1, dtype=K.dtype)
@@ -469,17 +470,14 @@ def _enumerate(K, th, edges_i, edges_j, mK, mth):
 
 
 @njit(cache=True)
-def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, linear):
-    """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch, in linear
-    space or in log space (compiled separately, the one a call needs only)."""
-    numba.literally(linear)
+def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace):
+    """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
     log_z = np.empty(K.shape[0], dtype=K.dtype)
     mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
     for i in range(K.shape[0]):
         log_z[i] = _transfer(
-            K[i], th[i], order, row0_bond, above, left, wrap, closing, w, trace, linear, mK[i],
-            mth[i],
-        )  # fmt: skip
+            K[i], th[i], order, row0_bond, above, left, wrap, closing, w, trace, mK[i], mth[i]
+        )
     return log_z, mK, mth
 
 
@@ -502,8 +500,7 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
         K = np.zeros((K.shape[0], 1), dtype=dtype)
     order, row0_bond, above, left, wrap, closing, edges_i, edges_j = plan.arrays()
     if plan.kind == "transfer_matrix":
-        linear = all(_linear_is_exact(K[i], th[i], plan.width) for i in range(len(K)))
-        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace, linear)
+        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace)
         log_z, mK, mth = _batch_transfer(K, th, *args)
     else:
         log_z, mK, mth = _batch_enumerate(K, th, edges_i, edges_j)
