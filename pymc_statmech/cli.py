@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Writes OUT/report.md, OUT/results.json (every number) and OUT/*.png. The folder\n"
             "appears complete or not at all: the report is written to a temporary folder\n"
             "beside OUT and renamed into place at the end. Runs offline; on 2 cores about\n"
-            "110 s on a fresh machine (compilation included), 40 s once PyTensor and Numba\n"
+            "60 s on a fresh machine (compilation included), 18 s once PyTensor and Numba\n"
             "have cached their compiled code (--quick: about half)."
         ),
     )
