@@ -24,16 +24,17 @@ JAX_DISPATCH = "pytensor.link.jax.dispatch"
 class _ThenRegister(importlib.abc.Loader):
     """The module's own loader, followed by the registrations waiting for it."""
 
-    def __init__(self, loader, callbacks: list[Callable[[ModuleType], None]]):
+    def __init__(self, loader, waiting: dict[str, list[Callable[[ModuleType], None]]]):
         self.loader = loader
-        self.callbacks = callbacks
+        self.waiting = waiting
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         self.loader.exec_module(module)
-        for register in self.callbacks:
+        # only once the import succeeded: a probe (find_spec) or a failed import keeps them
+        for register in self.waiting.pop(module.__name__, []):
             register(module)
 
 
@@ -44,8 +45,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         self.waiting: dict[str, list[Callable[[ModuleType], None]]] = {}
 
     def find_spec(self, fullname, path, target=None):
-        callbacks = self.waiting.pop(fullname, None)
-        if callbacks is None:
+        if fullname not in self.waiting:
             return None
         for finder in sys.meta_path:
             find_spec = getattr(finder, "find_spec", None)
@@ -53,7 +53,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
                 continue
             spec = find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _ThenRegister(spec.loader, callbacks)
+                spec.loader = _ThenRegister(spec.loader, self.waiting)
                 return spec
         return None
 

@@ -410,7 +410,8 @@ def _figures(folder: Path, results: dict[str, Any], arrays: dict[str, Any]) -> l
         )
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlim(min(0.0, *(r[1] for r in rows)) * 1.1, max(r[1] for r in rows) * 1.45)
+    low, high = min(0.0, *(r[1] for r in rows)), max(0.0, *(r[1] for r in rows))
+    ax.set_xlim(low - 0.1 * (high - low), high + 0.45 * (high - low))  # room for the labels
     ax.set_xlabel("independent minus Ising (nats)")
     ax.set_title("F = U + KL: what separates the models")
     ax = axes[1]
@@ -427,7 +428,7 @@ def _figures(folder: Path, results: dict[str, Any], arrays: dict[str, Any]) -> l
             fontsize=8,
         )
     ax.set_xticks([0, 1], labels)
-    ax.set_ylim(0, 1.25 * max(ising["kl"], indep["kl"]))
+    ax.set_ylim(min(0.0, ising["kl"], indep["kl"]), 1.25 * max(0.0, ising["kl"], indep["kl"]))
     ax.set_ylabel("KL(post || prior) (nats)")
     ax.set_title("information gained (±2 MC errors)")
     ax = axes[2]
@@ -631,9 +632,6 @@ def _plain(value):
 
 def _publish(staging: Path, out: Path) -> None:
     """Move the finished folder into place: an old report is replaced only now."""
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private (0700); a report is not
     if out.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.replace(out, retired / out.name)
@@ -691,7 +689,9 @@ def run_demo(
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = DemoSettings.choose(quick)
     start = time.perf_counter()
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    # not mkdtemp, whose folder is private (0700): a report gets ordinary permissions
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}-{time.time_ns()}"
+    staging.mkdir()
     try:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with (

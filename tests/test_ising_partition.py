@@ -633,3 +633,24 @@ def test_backends_agree_on_the_hessian():
         blocks = pytensor.function([J, h], outputs, mode=mode)(*values)
         np.testing.assert_allclose(blocks[0], cov[: s.n_edges, : s.n_edges], atol=1e-12)
         np.testing.assert_allclose(blocks[1], cov[s.n_edges :, s.n_edges :], atol=1e-12)
+
+
+def test_review_regressions_no_bonds_orientation_and_kaufman_in_a_model():
+    import pymc as pm
+
+    import pymc_statmech as psm
+
+    # a graph without bonds: independent spins, log Z = n log(2 cosh h)
+    lz = ising_log_partition(0.0, h=0.5, graph=np.zeros((3, 3)))
+    assert float(lz.eval()) == pytest.approx(3 * np.log(2 * np.cosh(0.5)), rel=1e-14)
+    # the cheaper orientation is over its limit, the other fits: it is used
+    s = ising_structure(lattice=(12, 17), boundary=("open", "periodic"))
+    J = pt.vector("J")
+    assert ising_log_partition(J, 0.0, 0.1, lattice=s, method="transfer_matrix") is not None
+    # Kaufman by name with beta J < 0 on an odd side: an error in a compiled model too (PyMC
+    # turns parameter checks into -inf, which the formula would have read as K = 0)
+    with pm.Model() as model:
+        coupling = pm.Normal("J", -0.5, 0.1)
+        psm.Ising("s", J=coupling, lattice=(3, 3), method="kaufman", observed=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="needs beta J >= 0"):
+        model.compile_logp()({"J": -0.5})

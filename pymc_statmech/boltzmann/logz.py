@@ -107,12 +107,6 @@ class SweepPlan(NamedTuple):
         """The plan as int64 arrays, in the kernels' argument order."""
         return _plan_arrays(self)
 
-    def bytes_per_sweep(self) -> float:
-        """Peak memory of one sweep (the stored forward messages), complex for the Hessian."""
-        if self.kind == "enumerate":
-            return 16.0 * (self.n_edges + self.n_spins)
-        return 16.0 * 2**self.width * (self.n_spins - self.width + 2)
-
 
 @functools.lru_cache(maxsize=64)
 def _plan_arrays(plan: SweepPlan) -> tuple[np.ndarray, ...]:
@@ -527,7 +521,7 @@ class _SweepOp(Op):
         self.plan = plan
 
     def _inputs(self, *inputs):
-        return [pt.as_tensor_variable(x, dtype="float64") for x in inputs]
+        return [pt.cast(pt.as_tensor_variable(x), "float64") for x in inputs]
 
 
 class IsingLogZ(_SweepOp):
@@ -549,7 +543,7 @@ class IsingLogZ(_SweepOp):
         for storage, value in zip(outputs, evaluate(self.plan, *inputs), strict=True):
             storage[0] = value
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [(shapes[0][0],), shapes[0], shapes[1]]
 
     def pullback(self, inputs, outputs, output_grads):
@@ -578,7 +572,7 @@ class IsingCovarianceProduct(_SweepOp):
         hK, hth = covariance_product(self.plan, *inputs)
         outputs[0][0], outputs[1][0] = hK, hth
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[0], shapes[1]]
 
     def pullback(self, inputs, outputs, output_grads):
@@ -592,8 +586,8 @@ def log_partition(plan: SweepPlan, K, th):
     """Symbolic ``log Z`` with the batch shape of ``K (..., E)`` and ``theta (..., n)`` (which
     share their batch shape)."""
     batch = K.shape[:-1]
-    flat_K = K.reshape((-1, plan.n_edges))
     flat_th = th.reshape((-1, plan.n_spins))
+    flat_K = K.reshape((flat_th.shape[0], plan.n_edges))  # no -1: a graph may have no bonds
     return IsingLogZ(plan)(flat_K, flat_th)[0].reshape(batch)
 
 

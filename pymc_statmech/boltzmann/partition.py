@@ -16,9 +16,9 @@ Exact methods:
 
 * ``"enumerate"`` (any graph, :math:`n \le 20`) and ``"transfer_matrix"`` (chains and square
   lattices with rows of at most 16 spins, 12 when both directions are periodic; any boundary,
-  per-bond :math:`J`, per-site :math:`h`) are compiled kernels behind three small Ops
-  (:mod:`pymc_statmech.boltzmann.logz`): :math:`\log Z`, its gradient (the expected
-  statistics, from the same forward-backward sweep) and its Hessian-vector product. A model's
+  per-bond :math:`J`, per-site :math:`h`) are compiled kernels behind two small Ops
+  (:mod:`pymc_statmech.boltzmann.logz`): :math:`\log Z` with its gradient (the expected
+  statistics, from the same forward-backward sweep), and its Hessian-vector product. A model's
   graph stays a few nodes, and the kernels compile once per machine (Numba's disk cache). The
   transfer matrix adds one site at a time to a register of the last :math:`w` spins
   (:math:`2^{w+1}` additions per site); a lattice periodic in the stacking direction is a
@@ -75,9 +75,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import check_parameters
 from pytensor.gradient import disconnected_grad
 from pytensor.graph.basic import Constant, Variable
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech.boltzmann.lattice import (
@@ -244,30 +244,31 @@ def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan |
         trace = periodic[1] if transpose else periodic[0]
         if len(s.shape) == 1 and transpose:
             continue
-        # the stored forward messages of one sweep (complex for the Hessian), one sweep per
-        # core when the first row is traced over; the batch is swept one element at a time
-        need = 16.0 * 2**w * (ell * w + 2) * (2 if trace else 1)
+        # the stored forward messages of one sweep (complex for the Hessian); the batch and the
+        # first rows of a trace are swept one at a time
+        need = 16.0 * 2**w * (ell * w + 2)
         cost = 2**w * (2**w if trace else 1) * ell * w
         plans.append((cost, _TMPlan(transpose, w, ell, trace, need)))
     plans.sort(key=lambda c: c[0])
-    best = plans[0][1]
-    limit = TRACE_MAX_WIDTH if best.trace else TRANSFER_MATRIX_MAX_WIDTH
-    if best.width > limit:
+
+    def limit(plan):
+        return TRACE_MAX_WIDTH if plan.trace else TRANSFER_MATRIX_MAX_WIDTH
+
+    fitting = [p for _, p in plans if p.width <= limit(p) and p.bytes <= max_bytes]
+    if fitting:
+        return fitting[0], ""
+    best = min((p for _, p in plans), key=lambda p: p.width)
+    if best.width > limit(best):
         return None, (
             f"the transfer matrix of the {s.description} needs rows of min(L, W) = {best.width} "
-            f"spins (2^{best.width} states per row); the limit is {limit} spins"
-            + (
-                " when both directions are periodic (a trace over the first row)"
-                if best.trace
-                else ""
-            )
-        )
-    if best.bytes > max_bytes:
-        return None, (
-            f"the transfer matrix of the {s.description} needs about {_bytes(best.bytes)} for "
-            f"the value and gradient, above max_bytes = {_bytes(max_bytes)}"
-        )
-    return best, ""
+            f"spins (2^{best.width} states per row); the limit is {limit(best)} spins"
+            + (" when the rows are stacked periodically (a trace over the first row)"
+               if best.trace else "")
+        )  # fmt: skip
+    return None, (
+        f"the transfer matrix of the {s.description} needs about {_bytes(best.bytes)} for "
+        f"the value and gradient, above max_bytes = {_bytes(max_bytes)}"
+    )
 
 
 def _bytes(b: float) -> str:
@@ -638,13 +639,13 @@ def ising_log_partition(
         K = p.K_uniform
         if L % 2 == 0 and W % 2 == 0:
             K = _even_abs(K)  # flipping one sublattice maps J to -J exactly
-        else:  # frustrated for beta J < 0: an error when evaluated, not a NaN
-            K = check_parameters(
-                K,
-                pt.all(K >= 0),
-                msg=f"method='kaufman' needs beta J >= 0 on the {s.description} (an odd side); "
+        else:  # frustrated for beta J < 0: an error when evaluated, never a number (an
+            # assertion: PyMC's compilation would turn a parameter check into a -inf K)
+            K = CheckAndRaise(
+                ValueError,
+                f"method='kaufman' needs beta J >= 0 on the {s.description} (an odd side); "
                 "use method='transfer_matrix' or 'auto'",
-            )
+            )(K, pt.all(K >= 0))
         return _kaufman(L, W, K)
     why = _chain_fits(s, p)
     if why:
