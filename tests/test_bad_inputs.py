@@ -99,3 +99,11 @@ def test_maxent_target_not_finite_or_on_the_boundary_has_no_density():
     target.set_value(7.0)
     with pytest.raises(psm.InfeasibleConstraintsError, match="no maximum-entropy solution"):
         pm.draw(die, draws=10, random_seed=1)
+
+
+def test_a_long_lattice_is_refused_by_name_not_by_overflow():
+    # issue 16: the size estimate of the transposed orientation raised OverflowError
+    with pytest.raises(psm.IsingTooLargeError, match="no exact method"):
+        psm.ising_log_partition(1.0, h=0.1, lattice=(20, 2000))
+    log_z = psm.ising_log_partition(1.0, h=0.1, beta=0.2, lattice=(3, 2000), boundary="open")
+    assert np.isfinite(float(log_z.eval()))

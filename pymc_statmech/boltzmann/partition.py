@@ -246,7 +246,8 @@ def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan |
             continue
         # the stored forward messages of one sweep (complex for the Hessian); the batch and the
         # first rows of a trace are swept one at a time
-        need = 16.0 * 2**w * (ell * w + 2)
+        # (beyond 64 spins a row is far over every limit; 2.0**w would overflow a float)
+        need = 16.0 * 2**w * (ell * w + 2) if w <= 64 else float("inf")
         cost = 2**w * (2**w if trace else 1) * ell * w
         plans.append((cost, _TMPlan(transpose, w, ell, trace, need)))
     plans.sort(key=lambda c: c[0])
