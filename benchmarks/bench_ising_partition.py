@@ -120,7 +120,7 @@ def main():
         tv, mv, value = measure(f_val, Jv, hv, BETA_C, reps=reps)
         tg, mg, _ = measure(f_grad, Jv, hv, BETA_C, reps=reps)
         rows.append((boundary, tv, mv, tg, mg, build))
-        plan, _ = _tm_plan(s, 1, float("inf"))
+        plan, _ = _tm_plan(s, float("inf"))
         print(f"{boundary:>8}: log Z = {value:.10f}  (graph build {build:.1f} s)")
         print(
             f"          plan: rows of {plan.width}, {plan.n_rows} rows, trace={plan.trace}, "

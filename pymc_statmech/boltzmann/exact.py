@@ -76,21 +76,6 @@ def exact_sampler(
     return _transfer_sampler(structure, J, h, beta)
 
 
-def sample_exact(
-    structure: IsingStructure,
-    J: np.ndarray,
-    h: np.ndarray,
-    beta: float,
-    n_draws: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """``n_draws`` independent configurations, shape ``(n_draws, n_spins)``, int8.
-
-    ``J`` is per bond ``(n_edges,)``, ``h`` per site ``(n_spins,)``.
-    """
-    return exact_sampler(structure, J, h, beta)(n_draws, rng)
-
-
 def _enumeration_sampler(structure, J, h, beta):
     n = structure.n_spins
     i, j = structure.edges[:, 0], structure.edges[:, 1]

@@ -158,7 +158,6 @@ class _Params(NamedTuple):
     theta_uniform: TensorVariable | None  # (*batch,) when h is uniform
     h_zero: bool  # h is the constant 0
     K_sign: int | None  # +1 / -1 when beta J is a constant of one sign (0 if all zero)
-    batch_size: int  # static batch size (1 when unknown)
 
 
 def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
@@ -202,11 +201,8 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
     K = K + pt.zeros((E,))
     th = (b * ht + zero)[..., None] * pt.ones(n) if ht.ndim == 0 else (b + zero)[..., None] * ht
     th = th + pt.zeros((n,))
-    size = 1
-    for d in zero.type.shape:
-        size *= d if d is not None else 1
     h_zero = hv is not None and bool(np.all(hv == 0))
-    return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign, size)
+    return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign)
 
 
 # -- enumeration -------------------------------------------------------------------------------
@@ -232,7 +228,7 @@ class _TMPlan(NamedTuple):
     bytes: float  # planned peak memory of the kernel
 
 
-def _tm_plan(s: IsingStructure, batch: int, max_bytes: float) -> tuple[_TMPlan | None, str]:
+def _tm_plan(s: IsingStructure, max_bytes: float) -> tuple[_TMPlan | None, str]:
     """The cheapest orientation, or (None, why) when none fits."""
     if s.shape is None:
         return None, f"the transfer matrix needs a chain or a square lattice, not a {s.description}"
@@ -282,7 +278,7 @@ def _bytes(b: float) -> str:
 
 
 def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
-    plan, why = _tm_plan(s, p.batch_size, max_bytes)
+    plan, why = _tm_plan(s, max_bytes)
     if plan is None:
         raise IsingTooLargeError(
             f"method='transfer_matrix': {why}. Exact alternatives: 'kaufman' (periodic lattice, "
@@ -663,7 +659,7 @@ def _auto(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
     if not kaufman_why and (even or (p.K_sign is not None and p.K_sign >= 0)):
         K = _even_abs(p.K_uniform) if even else p.K_uniform
         return _kaufman(s.shape[0], s.shape[1], K)
-    plan, tm_why = _tm_plan(s, p.batch_size, max_bytes)
+    plan, tm_why = _tm_plan(s, max_bytes)
     if plan is not None:
         return _transfer_matrix(s, p, max_bytes)
     if s.n_spins <= ENUMERATE_MAX_SPINS:
