@@ -93,3 +93,32 @@ def effective_sample_size(terms: np.ndarray, chains: int) -> float:
         ess = array_stats.ess(terms.reshape(chains, -1), chain_axis=0, draw_axis=1, method="mean")
     ess = float(ess)
     return ess if np.isfinite(ess) and ess > 0 else float(n)
+
+
+def rank_rhat(values: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat (the larger of bulk and folded) of ``(chain, draw, k)`` draws.
+
+    Vehtari, Gelman, Simpson, Carpenter & Burkner (2021), *Bayesian Analysis* 16(2), 667-718.
+    """
+    from arviz_stats.base import array_stats
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.atleast_1d(array_stats.rhat(values, chain_axis=0, draw_axis=1, method="rank"))
+
+
+def pareto_k(log_ratios: np.ndarray) -> float:
+    """Pareto-k of the right tail of importance ratios given as logs (PSIS's reliability index).
+
+    Below 0.7 the ratios have enough finite moments for their averages to be trusted at usual
+    sample sizes; above it the estimate is dominated by a few draws. Vehtari, Simpson, Gelman,
+    Yao & Gabry (2024), Pareto smoothed importance sampling, *JMLR* 25(72).
+    """
+    from arviz_stats.base import array_stats
+
+    finite = log_ratios[np.isfinite(log_ratios)]
+    ratios = np.exp(finite - finite.max())  # k is scale-free; the tail is what matters
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k = array_stats.pareto_khat(ratios, chain_axis=None, draw_axis=-1, tail="right")
+    return float(k)

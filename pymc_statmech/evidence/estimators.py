@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
+from functools import cached_property
 
 import numpy as np
 import pymc as pm
@@ -16,6 +19,8 @@ from pymc_statmech._data import (
     check_sample_dims,
     effective_sample_size,
     get_group,
+    pareto_k,
+    rank_rhat,
 )
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
 from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
@@ -57,22 +62,65 @@ def _check_finite(log_likelihood: np.ndarray, where: str) -> None:
         )
 
 
-def _chain_agreement(per_chain: np.ndarray, per_chain_error: np.ndarray, method: str) -> str | None:
-    """A warning when independent per-chain estimates disagree beyond their errors (chi-square
-    test of homogeneity at level 1e-3), the signature of chains trapped in different modes."""
+def _chain_agreement(
+    per_chain: np.ndarray, per_chain_error: np.ndarray, method: str
+) -> tuple[float, str | None]:
+    """``(p-value, warning or None)`` of a chi-square test that independent per-chain estimates
+    agree within their errors; below 1e-3 the chains probably sit in different modes."""
     weights = 1.0 / per_chain_error**2
     pooled = np.sum(weights * per_chain) / np.sum(weights)
     chi2 = float(np.sum(weights * (per_chain - pooled) ** 2))
     p_value = float(scipy.stats.chi2.sf(chi2, df=len(per_chain) - 1))
     if p_value >= 1e-3:
-        return None
+        return p_value, None
     spread = ", ".join(f"{value:.3f}" for value in per_chain)
-    return (
+    return p_value, (
         f"The per-chain {method} estimates of log Z ({spread}) disagree beyond their errors "
         f"(chi-square p = {p_value:.1e}): the chains probably sit in different modes and the "
         "pooled estimate is wrong. Run more chains from dispersed starting points (initvals), "
         "or use pm.sample_smc and method='smc'."
     )
+
+
+#: Rank-normalised R-hat above which chains are taken to disagree (Vehtari et al. 2021).
+RHAT_LIMIT = 1.01
+
+
+def _sampler_checks(tree, theta: np.ndarray, terms: ModelTerms) -> tuple[dict, list[str]]:
+    """Divergences and R-hat of the posterior draws the evidence is computed from.
+
+    ``theta`` is ``(chain, draw, dim)`` in the unconstrained space. Returns ``(numbers,
+    messages)``: a divergence means NUTS could not follow part of the posterior (the draws miss
+    it, so every estimate from them is biased); an R-hat above 1.01 means the chains disagree.
+    """
+    numbers, messages = {}, []
+    stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None
+    if stats is not None and "diverging" in stats:
+        n_divergent = int(stats["diverging"].sum())
+        numbers["divergences"] = n_divergent
+        if n_divergent:
+            messages.append(
+                f"{n_divergent} of {int(stats['diverging'].size)} posterior draws are divergent "
+                "transitions: NUTS could not follow part of the posterior (typically the neck "
+                "of a funnel, a scale parameter near 0 in a hierarchical model), so the draws "
+                "may miss it and the evidence computed from them may be biased. Reparameterise (a "
+                "non-centred hierarchy) or raise target_accept until there are none."
+            )
+    if theta.shape[0] > 1 and theta.shape[1] >= 4:
+        rhat = rank_rhat(theta)
+        worst = int(np.nanargmax(rhat)) if np.isfinite(rhat).any() else 0
+        numbers["max_rhat"] = float(rhat[worst])
+        if not rhat[worst] <= RHAT_LIMIT:
+            name = terms.names[int(np.searchsorted(terms.offsets, worst, side="right")) - 1]
+            messages.append(
+                f"The chains disagree about the posterior: rank-normalised R-hat is "
+                f"{rhat[worst]:.3f} > {RHAT_LIMIT} for {name!r} (unconstrained). The pooled "
+                "draws do not represent one posterior (chains in different modes, or not mixed "
+                "yet), so the evidence computed from them is unreliable. Run longer chains, or "
+                "from dispersed starting points (initvals), or use pm.sample_smc and "
+                "method='smc'."
+            )
+    return numbers, messages
 
 
 # -- bridge sampling --
@@ -106,6 +154,120 @@ class _GaussianProposal:
 
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.mean + rng.standard_normal((n, len(self.mean))) @ self.chol.T
+
+
+#: Most exchangeable components whose K! relabellings the bridge proposal is averaged over.
+MAX_RELABELLED_COMPONENTS = 4
+
+
+class _Relabelling:
+    """Simultaneous permutations of the last axis of some free variables (the components of an
+    exchangeable mixture), acting on unconstrained draws through the model's transforms."""
+
+    def __init__(self, terms: ModelTerms, names: tuple[str, ...], n_components: int):
+        self.terms, self.names, self.n_components = terms, names, n_components
+        self.n_labellings = math.factorial(n_components)
+
+    @cached_property
+    def permutations(self) -> list[tuple[int, ...]]:
+        return list(itertools.permutations(range(self.n_components)))
+
+    def __str__(self) -> str:
+        return (
+            f"{self.n_labellings} labellings of the {self.n_components} components of "
+            f"{', '.join(self.names)}"
+        )
+
+    def permute(self, draws: dict, permutation) -> dict:
+        return {
+            name: value[..., list(permutation)] if name in self.names else value
+            for name, value in draws.items()
+        }
+
+    def orbit(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every relabelling of each row of ``theta`` ``(n, dim)``: the images ``(G, n, dim)``
+        and the transforms' log-Jacobians there ``(G, n)``."""
+        draws = self.terms.constrain(theta)
+        images = np.stack(
+            [self.terms.unconstrain(self.permute(draws, p)) for p in self.permutations]
+        )
+        log_jacobians = np.stack([self.terms.log_jacobian(image) for image in images])
+        return images, log_jacobians
+
+
+def _find_relabelling(terms: ModelTerms, theta: np.ndarray) -> _Relabelling | None:
+    """The largest set of free variables whose components can be relabelled jointly without
+    changing the joint density ``p(y, theta)`` at the rows of ``theta`` (exchangeable mixture
+    components), or None. A relabelling that leaves the support (an ordered transform) does not
+    count."""
+    draws = terms.constrain(theta)
+
+    def log_joint(rows):
+        log_prior, log_likelihood = terms.log_terms(rows)
+        return log_prior + log_likelihood - terms.log_jacobian(rows)
+
+    reference = log_joint(theta)
+    by_length: dict[int, list[str]] = {}
+    for name in terms.names:
+        shape = terms.rv_shapes[name]
+        if shape and shape[-1] >= 2:
+            by_length.setdefault(shape[-1], []).append(name)
+    for n_components, candidates in sorted(by_length.items()):
+        generators = [
+            (1, 0, *range(2, n_components)),  # a transposition and a cycle generate S_K
+            (*range(1, n_components), 0),
+        ]
+        sizes = range(len(candidates), 0, -1) if len(candidates) <= 5 else [len(candidates)]
+        subsets = [c for r in sizes for c in itertools.combinations(candidates, r)]
+        for subset in subsets:
+            relabelling = _Relabelling(terms, subset, n_components)
+            if all(_is_invariant(relabelling, draws, g, log_joint, reference) for g in generators):
+                return relabelling
+    return None
+
+
+def _is_invariant(relabelling, draws, permutation, log_joint, reference) -> bool:
+    terms = relabelling.terms
+    permuted = relabelling.permute(draws, permutation)
+    with np.errstate(all="ignore"):
+        image = terms.unconstrain(permuted)
+        if not np.all(np.isfinite(image)):
+            return False
+        back = terms.constrain(image)
+        if not all(np.allclose(back[name], permuted[name], rtol=1e-8, atol=1e-12) for name in back):
+            return False
+        values = log_joint(image)
+    return bool(np.all(np.abs(values - reference) <= 1e-8 * (1 + np.abs(reference))))
+
+
+class _SymmetrisedProposal:
+    """A Gaussian fitted to draws brought into one labelling, averaged over every relabelling:
+    ``g(u) = |G|^-1 sum_pi g0(pi u) J(u) / J(pi u)`` in the unconstrained space (``J`` the
+    transforms' Jacobian). With the joint density invariant under the relabellings, ``q / g`` is
+    too, so draws from one labelling are as good as draws from all of them (Fruhwirth-Schnatter
+    2004, random permutation bridge sampling)."""
+
+    def __init__(self, theta: np.ndarray, relabelling: _Relabelling, iterations: int = 3):
+        """``theta``: ``(chain, draw, dim)``; the first chain sets the labelling."""
+        self.relabelling = relabelling
+        self.base = _GaussianProposal(theta[0])
+        rows = theta.reshape(-1, theta.shape[-1])
+        for _ in range(iterations):  # bring every draw into the labelling the fit sits in
+            self.base = _GaussianProposal(self.align(rows))
+
+    def align(self, theta: np.ndarray) -> np.ndarray:
+        images, _ = self.relabelling.orbit(theta)
+        best = np.argmax([self.base.logpdf(image) for image in images], axis=0)
+        return images[best, np.arange(len(theta))]
+
+    def logpdf(self, theta: np.ndarray) -> np.ndarray:
+        images, log_jacobians = self.relabelling.orbit(theta)
+        terms = np.stack([self.base.logpdf(image) for image in images]) - log_jacobians
+        return _log_mean_exp(terms, axis=0) + self.relabelling.terms.log_jacobian(theta)
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        images, _ = self.relabelling.orbit(self.base.draw(n, rng))
+        return images[rng.integers(len(images), size=n), np.arange(n)]
 
 
 def _bridge_iterate(l_post: np.ndarray, l_prop: np.ndarray, tol: float, max_iter: int):
@@ -158,9 +320,27 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
     _check_finite(log_likelihood, "posterior draws")
     log_q = (log_prior.reshape(n_chains, n_draws) + log_likelihood)[:, half:]
     rng = np.random.default_rng(random_seed)
+    messages = []
+    relabelling = _find_relabelling(
+        terms, theta[:, half:].reshape(-1, terms.dim)[:: max(1, n_chains * (n_draws - half) // 16)]
+    )
+    if relabelling is not None and relabelling.n_components > MAX_RELABELLED_COMPONENTS:
+        messages.append(
+            f"The joint density is unchanged by relabelling the {relabelling.n_components} "
+            f"components of {', '.join(relabelling.names)} (exchangeable mixture components), "
+            f"and a proposal over all {relabelling.n_labellings} labellings is too "
+            "costly: the estimate covers only the labellings the chains visited, low by up to "
+            f"log K! = {math.lgamma(relabelling.n_components + 1):.3f} if they sit in one. Break "
+            "the symmetry in the model (transform=ordered on one component parameter; the "
+            "ordered model's evidence is then log Z - log K!)."
+        )
+        relabelling = None
 
     def estimate(chains):
-        proposal = _GaussianProposal(theta[chains, :half].reshape(-1, terms.dim))
+        if relabelling is None:
+            proposal = _GaussianProposal(theta[chains, :half].reshape(-1, terms.dim))
+        else:
+            proposal = _SymmetrisedProposal(theta[chains, :half], relabelling)
         bridge_draws = theta[chains, half:]
         l_post = log_q[chains] - proposal.logpdf(bridge_draws.reshape(-1, terms.dim)).reshape(
             len(chains), -1
@@ -170,13 +350,18 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
         l_prop = log_prior_g + log_likelihood_g - proposal.logpdf(proposal_draws)
         # a proposal draw outside the support has q = 0: a valid zero term, not a NaN
         l_prop = np.where(np.isnan(l_prop), -np.inf, l_prop)
-        return _bridge_iterate(l_post, l_prop, tol, max_iter)
+        return (*_bridge_iterate(l_post, l_prop, tol, max_iter), l_post, l_prop, proposal)
 
-    log_z, relative_mse, iterations = estimate(np.arange(n_chains))
+    log_z, relative_mse, iterations, l_post, l_prop, proposal = estimate(np.arange(n_chains))
     error = float(np.sqrt(relative_mse))
-    messages = []
-    if iterations < 0:
-        messages.append(f"The bridge iteration did not converge in {max_iter} iterations.")
+    if relabelling is not None:  # chains in different labellings are one posterior: align them
+        theta = proposal.align(theta.reshape(-1, terms.dim)).reshape(theta.shape)
+    checks, sampler_messages = _sampler_checks(tree, theta, terms)
+    messages.extend(sampler_messages)
+    # the tails of the raw ratios g/q (posterior side) and q/g (proposal side), reported for
+    # reference: the optimal bridge function bounds every term it averages, so a heavy tail alone
+    # does not spoil the estimate (the logit of a Beta posterior gives k ~ 0.8 and an exact bridge)
+    checks["pareto_k"] = {"posterior": pareto_k(-l_post), "proposal": pareto_k(l_prop)}
     per_chain = None
     if n_chains == 1:
         messages.append(
@@ -185,19 +370,23 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
         )
     else:
         try:
-            results = [estimate(np.array([c])) for c in range(n_chains)]
+            results = [estimate(np.array([c]))[:3] for c in range(n_chains)]
         except ValueError as error_per_chain:  # too few draws per chain for its own proposal
             messages.append(f"The per-chain check was skipped: {error_per_chain}")
         else:
             per_chain = np.array([r[0] for r in results])
-            message = _chain_agreement(per_chain, np.sqrt([r[1] for r in results]), "bridge")
+            checks["chain_agreement_p"], message = _chain_agreement(
+                per_chain, np.sqrt([r[1] for r in results]), "bridge"
+            )
             if message:
                 messages.append(message)
     diagnostics = {
         "iterations": iterations,
         "n_fit": half * n_chains,
         "n_bridge": (n_draws - half) * n_chains,
-        "proposal": "gaussian",
+        "proposal": "gaussian" if relabelling is None else "gaussian, symmetrised",
+        **checks,
+        **({} if relabelling is None else {"symmetry": str(relabelling)}),
     }
     if check_prior:
         prior_check = _prior_importance_check(terms, log_z, error, n_chains * n_draws, rng)
@@ -218,13 +407,18 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
     )
 
 
+#: Effective prior draws below which the prior importance check cannot tell anything.
+_PRIOR_CHECK_MIN_ESS = 100
+
+
 def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: int, rng):
     """Compare with the prior importance-sampling estimate ``log mean L(theta_prior)``.
 
     That estimate is unbiased for Z (and biased low in log Z); if it lies far *above* the bridge
     estimate, the posterior has mass the chains never visited (e.g. all chains in one mode). Only
-    used when its own effective sample size is large enough for its error to be trusted.
-    Returns ``(numbers, warning or None)``, or None when the prior cannot be forward-sampled.
+    used when its own effective sample size is large enough for its error to be trusted (the
+    likelihood must not be much narrower than the prior); ``numbers["checked"]`` says whether it
+    was. Returns ``(numbers, warning or None)``, or None when the prior cannot be forward-sampled.
     """
     try:
         draws = pm.draw(terms.free_rvs, draws=n, random_seed=rng)
@@ -247,9 +441,14 @@ def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: in
     ess = float(weights.sum() ** 2 / np.sum(weights**2))
     log_z_prior = float(_log_mean_exp(log_likelihood))
     error_prior = float(weights.std(ddof=1) / (weights.mean() * np.sqrt(n)))
-    numbers = {"log_evidence": log_z_prior, "error": error_prior, "ess": ess}
+    numbers = {
+        "log_evidence": log_z_prior,
+        "error": error_prior,
+        "ess": ess,
+        "checked": ess >= _PRIOR_CHECK_MIN_ESS,
+    }
     excess = log_z_prior - log_z
-    if ess >= 100 and excess > 4 * np.hypot(error, error_prior):
+    if numbers["checked"] and excess > 4 * np.hypot(error, error_prior):
         return numbers, (
             f"Importance sampling from the prior gives log Z = {log_z_prior:.3f} +/- "
             f"{error_prior:.3f}, above this estimate by {excess:.3f}: the posterior has mass the "
@@ -337,7 +536,9 @@ def _ladder_method(tree, method):
     else:
         results = [per_chain_fn(betas, values[:, c : c + 1]) for c in range(n_chains)]
         per_chain = np.array([r[0] for r in results])
-        message = _chain_agreement(per_chain, np.array([r[1] for r in results]), method)
+        diagnostics["chain_agreement_p"], message = _chain_agreement(
+            per_chain, np.array([r[1] for r in results]), method
+        )
         if message:
             messages.append(message)
     energy, energy_error = _mean_and_mcse(-values[-1])
@@ -522,10 +723,18 @@ def free_energy(
         Iterative Meng-Wong bridge sampling in the unconstrained space with a Gaussian proposal
         fitted to the first half of each chain, the model's full log density (normalising
         constants and Jacobians) evaluated for all draws at once, and the Fruhwirth-Schnatter
-        relative mean-square error. Guards: independent per-chain estimates must agree within
-        their errors (chains in different modes), and, when the prior can be forward-sampled,
-        importance sampling from the prior must not lie far above the estimate (all chains in
-        one mode).
+        relative mean-square error. When the joint density is unchanged by relabelling the
+        components of some variables (an exchangeable mixture: label switching), the proposal is
+        averaged over all K! labellings (K <= 4), so chains sitting in one labelling, or in
+        several, give the evidence of the whole model (Fruhwirth-Schnatter 2004). Guards, each
+        a warning that names its cause: divergent transitions in ``sample_stats`` (the draws
+        miss part of the posterior, e.g. a funnel), rank-normalised R-hat above 1.01 (chains
+        disagree), independent per-chain estimates that disagree beyond their errors (chains
+        in different modes), and, when the prior can be forward-sampled, importance sampling
+        from the prior far above the estimate (all chains in one mode; only checked when the
+        prior draws have an ESS of at least 100, and ``diagnostics["prior_importance"]``
+        says whether they had). The Pareto k of the raw importance ratios on both sides is
+        reported in ``diagnostics`` for reference.
     ``"stepping_stone"`` (default for :func:`sample_power_posteriors` output) and ``"ti"``
         On the ladder: :math:`\log Z = \sum_k \log E_{\beta_{k-1}}[L^{\beta_k - \beta_{k-1}}]`,
         and :math:`\int_0^1 E_\beta[\log L]\,d\beta` by the trapezoid rule with the
@@ -573,6 +782,9 @@ def free_energy(
     identity. *Statistica Sinica* 6, 831-860.
     Fruhwirth-Schnatter, S. (2004). Estimating marginal likelihoods for mixture and Markov
     switching models using bridge sampling techniques. *Econometrics Journal* 7, 143-167.
+    Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. & Burkner, P.-C. (2021).
+    Rank-normalization, folding, and localization: an improved R-hat. *Bayesian Analysis* 16,
+    667-718.
     Gronau, Q. F. et al. (2017). A tutorial on bridge sampling. *J. Math. Psych.* 81, 80-97.
     Xie, W., Lewis, P. O., Fan, Y., Kuo, L. & Chen, M.-H. (2011). Improving marginal likelihood
     estimation for Bayesian phylogenetic model selection. *Syst. Biol.* 60, 150-160.

@@ -124,6 +124,9 @@ class FreeEnergy:
         if self.per_chain is not None:
             chains = ", ".join(f"{value:.3f}" for value in self.per_chain)
             lines.append(f"  per chain     {chains}")
+        checks = _checks_summary(self.diagnostics)
+        if checks:
+            lines.append(f"  checks        {checks}")
         lines.extend(f"  warning: {message}" for message in self.warnings)
         return "\n".join(lines)
 
@@ -188,6 +191,29 @@ class FreeEnergy:
                 axis.set_title(f"per-chain estimates ({self.method})")
                 axis.legend(fontsize="small")
         return axes if len(axes) > 1 else axes[0]
+
+
+def _checks_summary(diagnostics: dict) -> str:
+    """The checks an estimator ran, and what they found, on one line."""
+    parts = []
+    if "divergences" in diagnostics:
+        parts.append(f"divergences {diagnostics['divergences']}")
+    if "max_rhat" in diagnostics:
+        parts.append(f"max R-hat {diagnostics['max_rhat']:.3f}")
+    if "pareto_k" in diagnostics:
+        k = diagnostics["pareto_k"]
+        parts.append(f"Pareto k {k['posterior']:.2f} (posterior), {k['proposal']:.2f} (proposal)")
+    if "chain_agreement_p" in diagnostics:
+        parts.append(f"per-chain agreement p = {diagnostics['chain_agreement_p']:.2g}")
+    prior = diagnostics.get("prior_importance")
+    if prior is not None:
+        parts.append(
+            f"prior check ESS {prior['ess']:.0f}"
+            + ("" if prior["checked"] else " (too few to check all modes were visited)")
+        )
+    if "symmetry" in diagnostics:
+        parts.append(f"label symmetry: {diagnostics['symmetry']}")
+    return "; ".join(parts)
 
 
 class BayesFactor(NamedTuple):

@@ -86,6 +86,30 @@ class ModelTerms:
         return pytensor.function([flat], batched, on_unused_input="ignore")
 
     @cached_property
+    def _constrain_fn(self):
+        model = self.model
+        constrained = []
+        for rv, value in zip(self.free_rvs, self.value_vars, strict=True):
+            transform = model.rvs_to_transforms.get(rv)
+            constrained.append(
+                value if transform is None else transform.backward(value, *rv.owner.inputs)
+            )
+        constrained = model.replace_rvs_by_values(constrained)
+        flat = pt.matrix("theta", dtype="float64")
+        batched = vectorize_graph(constrained, replace=self._split_flat(flat))
+        return pytensor.function([flat], batched, on_unused_input="ignore")
+
+    @cached_property
+    def _log_jacobian_fn(self):
+        model = self.model
+        log_jacobian = model.logp(vars=self.free_rvs, jacobian=True, sum=True) - model.logp(
+            vars=self.free_rvs, jacobian=False, sum=True
+        )
+        flat = pt.matrix("theta", dtype="float64")
+        batched = vectorize_graph(log_jacobian, replace=self._split_flat(flat))
+        return pytensor.function([flat], batched, on_unused_input="ignore")
+
+    @cached_property
     def _unconstrain_fn(self):
         model = self.model
         constrained = [
@@ -130,6 +154,15 @@ class ModelTerms:
             np.concatenate([part[0] for part in parts]),
             np.concatenate([part[1] for part in parts]),
         )
+
+    def constrain(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Unconstrained rows ``(n, dim)`` as constrained draws ``{name: (n, *shape)}``."""
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        return dict(zip(self.names, self._constrain_fn(theta), strict=True))
+
+    def log_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """``log |d constrained / d unconstrained|`` of the transforms at each row of ``theta``."""
+        return np.asarray(self._log_jacobian_fn(np.ascontiguousarray(theta, dtype=np.float64)))
 
     def unconstrain(self, draws: dict[str, np.ndarray]) -> np.ndarray:
         """Constrained draws ``{name: (n, *shape)}`` as the unconstrained ``(n, dim)`` matrix."""
