@@ -630,3 +630,34 @@ def test_short_chains_skip_the_per_chain_check_with_a_warning():
     with pytest.warns(EvidenceWarning, match="per-chain check was skipped"):
         result = psm.free_energy(tree, model, random_seed=1, check_prior=False)
     assert result.per_chain is None and np.isfinite(result.log_evidence)
+
+
+def test_undefined_or_inconsistent_inputs_are_refused():
+    """An improper prior has no evidence; a standard error cannot be negative; a Bayes factor
+    beyond float range prints its exponent, not inf."""
+    with pm.Model() as flat:
+        a = pm.Flat("a")
+        pm.HalfFlat("s")
+        pm.Normal("y", a, 1.0, observed=[0.1, 0.3])
+    posterior = xr.Dataset(
+        {
+            "a": (("chain", "draw"), RNG.normal(size=(2, 50))),
+            "s": (("chain", "draw"), RNG.gamma(2.0, size=(2, 50))),
+        }
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    for method in ("bridge", "laplace"):
+        with pytest.raises(ValueError, match=r"\['a', 's'\] have pm.Flat or pm.HalfFlat priors"):
+            psm.free_energy(tree, flat, method=method)
+    with pytest.raises(ValueError, match="needs a proper prior"):
+        psm.sample_power_posteriors(flat, betas=4)
+    with pytest.raises(ValueError, match="error is a standard error and cannot be negative"):
+        psm.FreeEnergy("bridge", log_evidence=-3.0, error=-0.1)
+    huge = psm.bayes_factor(
+        psm.FreeEnergy("bridge", 1041.0, 0.1), psm.FreeEnergy("bridge", 0.0, 0.1)
+    )
+    assert "B = 10^452.1" in repr(huge)
+    tiny = psm.bayes_factor(
+        psm.FreeEnergy("bridge", 0.0, 0.1), psm.FreeEnergy("bridge", 1041.0, 0.1)
+    )
+    assert "B = 10^-452.1" in repr(tiny)

@@ -643,7 +643,10 @@ def test_information_gain_is_joint_over_variables():
         prior={"a": prior[..., 0], "b": prior[..., 1]},
     )
     exact = gaussian_kl(np.zeros(2), cov, np.zeros(2), np.eye(2))
-    value, error = value_error(information_gain(data, method="gaussian")["information_gain"])
+    with pytest.raises(ValueError, match="cannot tell free variables from Deterministics"):
+        information_gain(data, method="gaussian")
+    gain = information_gain(data, var_names=["a", "b"], method="gaussian")["information_gain"]
+    value, error = value_error(gain)
     assert abs(value - exact) < Z * error
     marginal = 2 * gaussian_kl(np.zeros(1), cov[:1, :1], np.zeros(1), np.eye(1))
     assert exact - marginal > 10 * error  # the check above can tell them apart
@@ -847,6 +850,9 @@ def test_information_gain_bad_input():
         information_gain(data, "theta", evidence=log_z)
     with pytest.raises(TypeError, match="evidence must be log Z as a float"):
         information_gain(data, evidence="12")
+    # log Z of other data: E_post[log L] - log Z would be a negative KL (Gibbs: KL >= 0)
+    with pytest.raises(ValueError, match="cannot be negative: the evidence is not for this model"):
+        information_gain(data, evidence=log_z + 50.0)
     bad = data["log_likelihood"].to_dataset()
     y = bad["y"].values.copy()
     y[0, 3, 1, 0] = np.nan

@@ -819,6 +819,8 @@ def free_energy(
             f"method={method!r} needs the model: pass model= or call inside its "
             "`with model:` block."
         )
+    if terms is not None and method != "wbic":
+        terms.require_proper_prior(f"The evidence ({method})")
     if method in ("bridge", "stepping_stone", "ti", "smc") and tree is None:
         raise ValueError(f"method={method!r} needs data (the sampler's output).")
     if method == "bridge":

@@ -85,6 +85,17 @@ class FreeEnergy:
     diagnostics: dict = field(default_factory=dict)
     warnings: tuple = ()
 
+    def __post_init__(self):
+        for name in ("error", "energy_error"):
+            value = getattr(self, name)
+            if not (np.isnan(value) or value >= 0):
+                raise ValueError(
+                    f"{name} is a standard error and cannot be negative, got {value}; use NaN "
+                    "when there is none."
+                )
+        if np.isinf(self.log_evidence) and self.log_evidence > 0:
+            raise ValueError("log_evidence = +inf is not an evidence: the model is improper.")
+
     @property
     def free_energy(self) -> float:
         """:math:`F = -\\log Z` (nats)."""
@@ -224,9 +235,14 @@ class BayesFactor(NamedTuple):
     error: float
 
     def __repr__(self) -> str:
+        log10_b = self.log_bayes_factor / np.log(10)
+        factor = (
+            f"{np.exp(self.log_bayes_factor):.4g}"
+            if abs(log10_b) < 300
+            else f"10^{log10_b:.1f}"  # beyond float range: the exponent, not inf or 0
+        )
         return (
-            f"BayesFactor(log B = {self.log_bayes_factor:.4f} +/- {self.error:.4f}, "
-            f"B = {np.exp(self.log_bayes_factor):.4g})"
+            f"BayesFactor(log B = {self.log_bayes_factor:.4f} +/- {self.error:.4f}, B = {factor})"
         )
 
 

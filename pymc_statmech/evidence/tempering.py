@@ -213,6 +213,7 @@ def sample_power_posteriors(
     """
     model = pm.modelcontext(model)
     terms = ModelTerms(model)
+    terms.require_proper_prior("sample_power_posteriors")
     betas = check_ladder(betas)
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) != value or value < (1 if name != "tune" else 0):

@@ -17,6 +17,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
+from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from pymc_statmech._data import stacked_draws
@@ -42,6 +43,9 @@ class ModelTerms:
             rv.name for rv in self.free_rvs if rv.type.dtype.startswith(("int", "uint", "bool"))
         ]
         self.discrete_names = discrete
+        self.improper_names = [
+            rv.name for rv in self.free_rvs if isinstance(rv.owner.op, FlatRV | HalfFlatRV)
+        ]
         self.likelihood_terms = [*model.observed_RVs, *model.potentials]
         if not self.likelihood_terms:
             raise ValueError(
@@ -63,6 +67,16 @@ class ModelTerms:
         )
         self.n_observations = int(sum(np.prod(shape) for shape in observed_shapes))
         self._chunk = max(1, _ELEMENTS_PER_CALL // max(1, self.n_observations))
+
+    def require_proper_prior(self, what: str) -> None:
+        """Refuse a model whose prior does not integrate to one: its evidence is undefined."""
+        if self.improper_names:
+            raise ValueError(
+                f"{what} needs a proper prior, but {self.improper_names} have pm.Flat or "
+                "pm.HalfFlat priors, which do not integrate to one: the evidence is then "
+                "undefined (any finite number would be arbitrary, scaled by the prior's "
+                "infinite volume). Give them proper priors (e.g. a wide Normal or HalfNormal)."
+            )
 
     # -- graphs -------------------------------------------------------------------------------
 

@@ -609,6 +609,8 @@ def information_gain(
         "Add prior draws with pm.sample_prior_predictive() and extend the data with them, or "
         "pass evidence= (log Z or a FreeEnergy) to use the identity KL = E_post[log L] - log Z.",
     )
+    if var_names is None and model is None:
+        model = _context_model()
     if var_names is None and model is not None:
         var_names = [rv.name for rv in model.free_RVs]
     names = select_vars(posterior, var_names, "posterior")
@@ -616,6 +618,14 @@ def information_gain(
         names = [name for name in names if name in prior.data_vars]
         if not names:
             raise ValueError("No variable of the 'posterior' group is also in the 'prior' group.")
+        if len(names) > 1:
+            raise ValueError(
+                f"information_gain cannot tell free variables from Deterministics among "
+                f"{names} without the model, and stacking a Deterministic (a function of the "
+                "others) makes the joint vector degenerate and the estimate wrong. Pass "
+                "model= (or call inside its `with model:` block), or var_names= listing the "
+                "free variables."
+            )
     else:
         select_vars(prior, names, "prior")
     dims_p = sample_dims_of(posterior, sample_dims, "posterior")
@@ -639,6 +649,20 @@ def information_gain(
         route="estimator", variables=names, units=UNITS, error=ERROR_MEANING, **attrs
     )
     return result
+
+
+def _context_model():
+    """The PyMC model on the context stack, or None (PyMC is imported only if it already is)."""
+    import sys
+
+    if "pymc" not in sys.modules:
+        return None
+    import pymc as pm
+
+    try:
+        return pm.modelcontext(None)
+    except TypeError:
+        return None
 
 
 def _information_gain_identity(tree: xr.DataTree, evidence, sample_dims) -> xr.Dataset:
@@ -671,6 +695,14 @@ def _information_gain_identity(tree: xr.DataTree, evidence, sample_dims) -> xr.D
     expected, expected_error, ess = _expected_log_likelihood(tree, sample_dims)
     value = expected - log_z
     error = float(np.hypot(expected_error, log_z_error))
+    if value < -4 * error:  # KL >= 0: Gibbs' inequality E_post[log L] >= log Z
+        raise ValueError(
+            f"E_post[log L] = {expected:.4f} +/- {expected_error:.4f} is below log Z = "
+            f"{log_z:.4f} +/- {log_z_error:.4f} by {-value:.4f}, but the identity KL = "
+            "E_post[log L] - log Z cannot be negative: the evidence is not for this model and "
+            "data, or the log_likelihood group misses terms (pm.compute_log_likelihood leaves "
+            "out Potentials). Pass the FreeEnergy of this model (it includes Potentials)."
+        )
     attrs = {
         "route": "identity",
         "method": "identity",
