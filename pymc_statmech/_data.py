@@ -107,18 +107,19 @@ def rank_rhat(values: np.ndarray) -> np.ndarray:
         return np.atleast_1d(array_stats.rhat(values, chain_axis=0, draw_axis=1, method="rank"))
 
 
-def pareto_k(log_ratios: np.ndarray) -> float:
-    """Pareto-k of the right tail of importance ratios given as logs (PSIS's reliability index).
+def pareto_k(values: np.ndarray) -> float:
+    """Pareto-k of the right tail of ``values`` (PSIS's reliability index).
 
-    Below 0.7 the ratios have enough finite moments for their averages to be trusted at usual
-    sample sizes; above it the estimate is dominated by a few draws. Vehtari, Simpson, Gelman,
-    Yao & Gabry (2024), Pareto smoothed importance sampling, *JMLR* 25(72).
+    The tail of a distribution with finite moments up to order m has k < 1/m: below 0.5 the
+    variance is finite, below 1 the mean; for importance ratios above 0.7 an average is dominated
+    by a few draws. Pass importance ratios as ``exp(log_ratio - max)``: k is scale-free. Vehtari,
+    Simpson, Gelman, Yao & Gabry (2024), Pareto smoothed importance sampling, *JMLR* 25(72).
     """
     from arviz_stats.base import array_stats
 
-    finite = log_ratios[np.isfinite(log_ratios)]
-    ratios = np.exp(finite - finite.max())  # k is scale-free; the tail is what matters
+    finite = values[np.isfinite(values)]
+    shifted = finite - finite.min()  # the tail's shape does not depend on a shift
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        k = array_stats.pareto_khat(ratios, chain_axis=None, draw_axis=-1, tail="right")
+        k = array_stats.pareto_khat(shifted, chain_axis=None, draw_axis=-1, tail="right")
     return float(k)

@@ -191,6 +191,60 @@ def test_error_estimates_are_honest_on_exact_ladders():
     assert 0.7 < estimates.std(ddof=1) / reported < 1.4
 
 
+Y_CAUCHY = np.random.default_rng(7).normal(2.0, 1.0, size=10)
+
+
+def _cauchy_prior_ladder(betas, n_draws, seed, chains=2):
+    """theta ~ Cauchy(0, 1), y_i ~ N(theta, 1): exact power-posterior draws by rejection from
+    the prior (accept with probability (L / L_max)^beta). Under the prior -log L grows like
+    theta^2, whose tail has Pareto k = 2: E_0[log L] is -infinite."""
+    rng = np.random.default_rng(seed)
+    n, ybar = Y_CAUCHY.size, Y_CAUCHY.mean()
+    rungs = []
+    for beta in betas:
+        kept = np.empty(0)
+        while kept.size < chains * n_draws:
+            theta = rng.standard_cauchy(200_000)
+            accept = rng.random(theta.size) < np.exp(-beta * n * (theta - ybar) ** 2 / 2)
+            kept = np.r_[kept, theta[accept]]
+        rungs.append(kept[: chains * n_draws].reshape(chains, n_draws))
+    theta = np.array(rungs)
+    log_likelihood = scipy.stats.norm(theta[..., None], 1.0).logpdf(Y_CAUCHY).sum(-1)
+    tempering = xr.Dataset(
+        {"log_likelihood": (("beta", "chain", "draw"), log_likelihood)},
+        coords={"beta": betas},
+        attrs={"exact_prior_rung": 1},
+    )
+    nodes, weights = _gauss_legendre(-50, 50, 400)
+    log_joint = (
+        scipy.stats.norm(nodes[:, None], 1.0).logpdf(Y_CAUCHY).sum(-1)
+        + scipy.stats.cauchy.logpdf(nodes)
+        + np.log(weights)
+    )
+    # prior mass beyond +-50 times the largest likelihood there
+    tail = np.log(2 * scipy.stats.cauchy.sf(50)) + scipy.stats.norm(50, 1).logpdf(Y_CAUCHY).sum()
+    return xr.DataTree.from_dict({"tempering": tempering}), float(logsumexp(log_joint)), tail
+
+
+def test_ti_with_a_heavy_tailed_prior_is_right():
+    """With E_0[log L] infinite the trapezoid's first interval is undefined (its sample mean and
+    the Friel-Hurn-Wyse correction are whatever the largest prior draw makes them); the first
+    interval becomes the exact ratio log E_0[L^beta_1]."""
+    tree, exact, tail = _cauchy_prior_ladder(psm.default_ladder(16), 2000, seed=3)
+    assert tail < exact - 1000  # the quadrature's truncation is negligible
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        result = psm.free_energy(tree, method="ti")
+    # no blame on modes (the per-chain estimates used to disagree through the prior rung's tail)
+    assert not [w for w in record if "modes" in str(w.message)]
+    assert result.diagnostics["prior_tail_k"] > 1
+    assert result.diagnostics["first_interval"] == "stepping-stone"
+    assert abs(result.log_evidence - exact) < 3 * result.error
+    assert result.error > result.diagnostics["monte_carlo_error"]  # discretisation included
+    stepping = psm.free_energy(tree, method="stepping_stone")
+    assert abs(stepping.log_evidence - exact) < 3 * stepping.error
+
+
 # -- power posteriors end to end --
 
 

@@ -361,7 +361,10 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
     # the tails of the raw ratios g/q (posterior side) and q/g (proposal side), reported for
     # reference: the optimal bridge function bounds every term it averages, so a heavy tail alone
     # does not spoil the estimate (the logit of a Beta posterior gives k ~ 0.8 and an exact bridge)
-    checks["pareto_k"] = {"posterior": pareto_k(-l_post), "proposal": pareto_k(l_prop)}
+    checks["pareto_k"] = {
+        "posterior": pareto_k(np.exp(np.max(l_post) - l_post)),
+        "proposal": pareto_k(np.exp(l_prop - np.max(l_prop))),
+    }
     per_chain = None
     if n_chains == 1:
         messages.append(
@@ -500,22 +503,67 @@ def _stepping_stone_estimate(betas, values):
     return log_z, float(np.sqrt(variance))
 
 
-def _ti_estimate(betas, values):
-    """``(corrected log Z, error, plain trapezoid)``: Friel-Hurn-Wyse correction."""
-    if not np.all(np.isfinite(values[0])):
-        raise ValueError(
-            "The log-likelihood is -inf at some prior draws (beta = 0), so "
-            "E_0[log L] = -inf and thermodynamic integration diverges; use "
-            "method='stepping_stone', which handles it."
-        )
+#: Pareto k of ``-log L`` under the prior above which ``Var_0[log L]`` is infinite.
+_HEAVY_TAIL_K = 0.5
+
+
+def _ti_estimate(betas, values, first_step=False):
+    """``(log Z, Monte Carlo error, plain trapezoid)`` by the Friel-Hurn-Wyse corrected trapezoid.
+
+    With ``first_step`` the first interval is the stepping-stone ratio
+    ``log E_0[L^beta_1]`` (an exact identity, finite whatever the tail of ``log L`` under the
+    prior) and the trapezoid covers ``[beta_1, 1]``.
+    """
+    offset, variance = 0.0, 0.0
+    if first_step:
+        offset, first_error = _stepping_stone_estimate(betas[:2], values[:2])
+        variance = first_error**2
+        betas, values = betas[1:], values[1:]
     curve = _curve(betas, values)
     steps = np.diff(betas)
-    plain = float(np.sum(steps * (curve.mean[1:] + curve.mean[:-1]) / 2))
+    plain = offset + float(np.sum(steps * (curve.mean[1:] + curve.mean[:-1]) / 2))
     corrected = plain - float(np.sum(steps**2 / 12 * np.diff(curve.variance)))
     weights = np.zeros_like(betas)
     weights[1:] += steps / 2
     weights[:-1] += steps / 2
-    return corrected, float(np.sqrt(np.sum((weights * curve.mcse) ** 2))), plain
+    return corrected, float(np.sqrt(variance + np.sum((weights * curve.mcse) ** 2))), plain
+
+
+def _ti_with_checks(betas, values):
+    """TI with the prior rung's tail checked and the discretisation error estimated.
+
+    Returns ``(log Z, error, first_step, diagnostics, messages)``. The discretisation error is a
+    third of the change when every other rung is dropped (the error of a second-order rule falls
+    four-fold when its steps halve: conservative for the corrected rule), and enters the error.
+    """
+    prior_rung = values[0].ravel()
+    tail_k = pareto_k(-prior_rung) if np.all(np.isfinite(prior_rung)) else np.inf
+    first_step = bool(tail_k > _HEAVY_TAIL_K)
+    log_z, mc_error, plain = _ti_estimate(betas, values, first_step)
+    diagnostics = {
+        "plain_trapezoid": plain,
+        "correction": log_z - plain,
+        "prior_tail_k": tail_k,
+        "first_interval": "stepping-stone" if first_step else "trapezoid",
+        "monte_carlo_error": mc_error,
+    }
+    messages = []
+    discretisation = np.nan
+    if len(betas) >= 5:
+        half = np.unique(np.r_[np.arange(0, len(betas), 2), len(betas) - 1])
+        coarse = _ti_estimate(betas[half], values[half], first_step)[0]
+        discretisation = abs(log_z - coarse) / 3
+        diagnostics["discretisation_error"] = discretisation
+        if discretisation > mc_error:
+            messages.append(
+                f"The ladder is coarse for thermodynamic integration: dropping every other rung "
+                f"moves the estimate by {abs(log_z - coarse):.3f} nats, so the discretisation "
+                f"error (~{discretisation:.3f}, included in the error) exceeds the Monte Carlo "
+                f"error ({mc_error:.3f}). Add rungs where E_beta[log L] bends (see "
+                "result.plot()), or use method='stepping_stone'."
+            )
+    error = float(np.hypot(mc_error, discretisation)) if np.isfinite(discretisation) else mc_error
+    return log_z, error, first_step, diagnostics, messages
 
 
 def _ladder_method(tree, method):
@@ -524,11 +572,13 @@ def _ladder_method(tree, method):
         log_z, error = _stepping_stone_estimate(betas, values)
         per_chain_fn = _stepping_stone_estimate
         diagnostics = {}
+        messages = []
     else:
-        log_z, error, plain = _ti_estimate(betas, values)
-        per_chain_fn = _ti_estimate
-        diagnostics = {"plain_trapezoid": plain, "correction": log_z - plain}
-    messages = []
+        log_z, error, first_step, diagnostics, messages = _ti_with_checks(betas, values)
+
+        def per_chain_fn(betas, values):
+            return _ti_estimate(betas, values, first_step)
+
     per_chain = None
     n_chains = values.shape[1]
     if n_chains == 1:
@@ -740,6 +790,12 @@ def free_energy(
         and :math:`\int_0^1 E_\beta[\log L]\,d\beta` by the trapezoid rule with the
         Friel-Hurn-Wyse correction :math:`-\sum_k \Delta_k^2 (V_k - V_{k-1})/12`
         (:math:`V = \mathrm{Var}_\beta[\log L]`). The plain trapezoid is in ``diagnostics``.
+        TI's error adds a discretisation term (a third of the change when every other rung is
+        dropped) to the Monte Carlo error. When :math:`-\log L` under the prior has a tail
+        with Pareto k above 1/2 (a heavy-tailed prior such as a HalfCauchy scale reaching where
+        the likelihood vanishes, so :math:`\mathrm{Var}_0[\log L]` is infinite and
+        :math:`E_0[\log L]` may be too), the first interval is the exact stepping-stone ratio
+        :math:`\log E_0[L^{\beta_1}]` and the trapezoid starts at :math:`\beta_1`.
     ``"smc"``
         ``pm.sample_smc`` output: the mean of the chains' evidence estimates, error from their
         spread (needs at least 2 chains).

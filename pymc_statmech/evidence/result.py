@@ -222,6 +222,20 @@ def _checks_summary(diagnostics: dict) -> str:
             f"prior check ESS {prior['ess']:.0f}"
             + ("" if prior["checked"] else " (too few to check all modes were visited)")
         )
+    if "prior_tail_k" in diagnostics:
+        parts.append(
+            f"tail of -log L under the prior: Pareto k {diagnostics['prior_tail_k']:.2f}"
+            + (
+                " (first interval by stepping-stone)"
+                if diagnostics["first_interval"] != "trapezoid"
+                else ""
+            )
+        )
+    if "discretisation_error" in diagnostics:
+        parts.append(
+            f"discretisation error {diagnostics['discretisation_error']:.4f}"
+            f" (Monte Carlo {diagnostics['monte_carlo_error']:.4f})"
+        )
     if "symmetry" in diagnostics:
         parts.append(f"label symmetry: {diagnostics['symmetry']}")
     return "; ".join(parts)
