@@ -508,6 +508,37 @@ def test_ordered_components_are_not_a_symmetry():
         assert (_find_relabelling(terms, theta) is not None) == found
 
 
+@pytest.mark.slow
+def test_ordered_components_with_initvals_on_a_ladder_and_a_bridge():
+    """transform=ordered with initval: the ladder used to fail in clone_model, and its prior rung
+    drew unordered vectors. The model's prior keeps half the mass of the exchangeable one, so
+    its evidence is the exchangeable evidence minus log 2, for every method."""
+    _, exchangeable = exchangeable_mixture_model()
+    exact = exchangeable - np.log(2)
+    with pm.Model() as model:
+        mu = pm.Normal(
+            "mu",
+            0.0,
+            MIX_PRIOR_SD,
+            shape=2,
+            transform=pm.distributions.transforms.ordered,
+            initval=np.array([-1.0, 1.0]),
+        )
+        pm.NormalMixture("y", w=np.array([0.5, 0.5]), mu=mu, sigma=1.0, observed=MIX_Y)
+        idata = pm.sample(1000, tune=1000, chains=4, random_seed=2, **SAMPLE)
+    tree = psm.sample_power_posteriors(
+        model, betas=12, draws=500, tune=500, random_seed=1, progressbar=False
+    )
+    assert tree["tempering"].attrs["exact_prior_rung"] == 1
+    mass = np.exp(tree["tempering"].attrs["log_prior_mass"])
+    assert abs(mass - 0.5) < 4 * 0.5 * tree["tempering"].attrs["log_prior_mass_error"]
+    for data, method in ((idata, "bridge"), (tree, "stepping_stone"), (tree, "ti")):
+        with pytest.warns(EvidenceWarning, match="prior integrates to"):
+            result = psm.free_energy(data, model, method=method, random_seed=1)
+        assert abs(result.log_evidence - exact) < 3 * result.error, method
+        assert "prior mass" in repr(result)
+
+
 # -- the centred eight schools: a funnel --
 
 SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])  # Rubin (1981)

@@ -394,9 +394,15 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
     if check_prior:
         prior_check = _prior_importance_check(terms, log_z, error, n_chains * n_draws, rng)
         if prior_check is not None:
-            diagnostics["prior_importance"] = prior_check[0]
+            numbers = diagnostics["prior_importance"] = prior_check[0]
             if prior_check[1]:
                 messages.append(prior_check[1])
+            if numbers["log_prior_mass"] < 0:
+                messages.append(
+                    _prior_mass_message(
+                        numbers["log_prior_mass"], numbers["log_prior_mass_error"], log_z
+                    )
+                )
     energy, energy_error = _mean_and_mcse(-log_likelihood)
     return FreeEnergy(
         "bridge",
@@ -424,31 +430,30 @@ def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: in
     was. Returns ``(numbers, warning or None)``, or None when the prior cannot be forward-sampled.
     """
     try:
-        draws = pm.draw(terms.free_rvs, draws=n, random_seed=rng)
+        draws = terms.forward_draws(n, rng)
     except NotImplementedError:
         return None
-    draws = dict(
-        zip(
-            terms.names,
-            [
-                np.asarray(d).reshape(n, *terms.rv_shapes[name])
-                for d, name in zip(draws, terms.names, strict=True)
-            ],
-            strict=True,
-        )
-    )
-    log_likelihood = terms.log_terms(terms.unconstrain(draws))[1]
+    inside = terms.in_support(draws)
+    if not inside.any():
+        return None
+    log_likelihood = np.full(n, -np.inf)
+    log_likelihood[inside] = terms.log_terms(
+        terms.unconstrain({name: value[inside] for name, value in draws.items()})
+    )[1]
     if np.isnan(log_likelihood).any():
         return None
     weights = np.exp(log_likelihood - log_likelihood.max())
     ess = float(weights.sum() ** 2 / np.sum(weights**2))
     log_z_prior = float(_log_mean_exp(log_likelihood))
     error_prior = float(weights.std(ddof=1) / (weights.mean() * np.sqrt(n)))
+    fraction = float(inside.mean())
     numbers = {
         "log_evidence": log_z_prior,
         "error": error_prior,
         "ess": ess,
         "checked": ess >= _PRIOR_CHECK_MIN_ESS,
+        "log_prior_mass": np.log(fraction),
+        "log_prior_mass_error": float(np.sqrt((1 - fraction) / inside.sum())),
     }
     excess = log_z_prior - log_z
     if numbers["checked"] and excess > 4 * np.hypot(error, error_prior):
@@ -459,6 +464,17 @@ def _prior_importance_check(terms: ModelTerms, log_z: float, error: float, n: in
             "starting points (initvals), or use pm.sample_smc and method='smc'."
         )
     return numbers, None
+
+
+def _prior_mass_message(log_mass: float, log_mass_error: float, log_z: float) -> str:
+    return (
+        f"The model's prior integrates to {np.exp(log_mass):.4f} +/- "
+        f"{np.exp(log_mass) * log_mass_error:.4f}, not 1: forward draws of its free variables "
+        "fall outside the support its transforms allow (an ordered transform on K exchangeable "
+        "components keeps 1/K! of the prior's mass). log Z is the evidence of the model as "
+        "written; the prior normalised to one (what a comparison with another model needs) "
+        f"has log Z - log mass = {log_z - log_mass:.4f}."
+    )
 
 
 # -- ladder methods --
@@ -591,6 +607,17 @@ def _ladder_method(tree, method):
         )
         if message:
             messages.append(message)
+    # the ladder measures log (Z_1 / Z_0): add the log mass of the model's prior, below 1 when
+    # its transforms cut the support (forward draws outside it were rejected on the prior rung)
+    attrs = tree["tempering"].attrs
+    log_mass = float(attrs.get("log_prior_mass", 0.0))
+    log_mass_error = float(attrs.get("log_prior_mass_error", 0.0))
+    if log_mass < 0:
+        log_z += log_mass
+        error = float(np.hypot(error, log_mass_error))
+        per_chain = None if per_chain is None else per_chain + log_mass
+        diagnostics.update(log_prior_mass=log_mass, log_prior_mass_error=log_mass_error)
+        messages.append(_prior_mass_message(log_mass, log_mass_error, log_z))
     energy, energy_error = _mean_and_mcse(-values[-1])
     diagnostics.update(
         n_rungs=len(betas),

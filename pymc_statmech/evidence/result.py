@@ -236,6 +236,9 @@ def _checks_summary(diagnostics: dict) -> str:
             f"discretisation error {diagnostics['discretisation_error']:.4f}"
             f" (Monte Carlo {diagnostics['monte_carlo_error']:.4f})"
         )
+    mass = diagnostics.get("log_prior_mass", (prior or {}).get("log_prior_mass", 0.0))
+    if mass < 0:
+        parts.append(f"prior mass {np.exp(mass):.4f} (support cut by a transform)")
     if "symmetry" in diagnostics:
         parts.append(f"label symmetry: {diagnostics['symmetry']}")
     return "; ".join(parts)

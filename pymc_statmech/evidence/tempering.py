@@ -9,8 +9,6 @@ stepping-stone sampling integrate.
 
 from __future__ import annotations
 
-import warnings
-
 import cloudpickle
 import numpy as np
 import pymc as pm
@@ -69,7 +67,15 @@ def tempered_model(model: pm.Model) -> pm.Model:
     observed variable and every Potential; it is added once more as the Potential
     ``(beta - 1) log L`` so that the total is ``log p + beta log L``.
     """
-    tempered = clone_model(model)
+    initial_values = dict(model.rvs_to_initial_values)
+    # clone_model refuses models with initvals; clone without them and put them back by name
+    model.rvs_to_initial_values.update(dict.fromkeys(initial_values))
+    try:
+        tempered = clone_model(model)
+    finally:
+        model.rvs_to_initial_values.update(initial_values)
+    for rv, value in initial_values.items():
+        tempered.rvs_to_initial_values[tempered[rv.name]] = value
     log_likelihood = sum(
         pm.logp(rv, tempered.rvs_to_values[rv]).sum() for rv in tempered.observed_RVs
     )
@@ -110,23 +116,43 @@ def _sample_pickled_rung(model_bytes, *args):
     return _sample_rung(cloudpickle.loads(model_bytes), *args)
 
 
-def _prior_rung(model, draws, chains, seed, names):
-    """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...)."""
-    with warnings.catch_warnings(), quiet_pymc():
-        # Potentials are likelihood terms here: the prior rung is right to leave them out
-        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-        prior = pm.sample_prior_predictive(
-            draws=chains * draws, var_names=names, model=model, random_seed=seed
-        )["prior"].to_dataset()
+def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
+    """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...).
+
+    Forward draws outside the support the model's transforms allow (an ordered transform admits
+    only sorted vectors, which forward sampling ignores) are rejected: the kept draws follow the
+    model's prior restricted to its support, and the kept fraction estimates that prior's total
+    mass ``Z_0`` (1 for a normalised prior; 1/K! for K exchangeable components with an ordered
+    transform). Returns ``(posterior, diverging, log Z_0, its standard error)``; raises
+    ``NotImplementedError`` when the prior cannot be forward-sampled or almost no draw lands in
+    the support.
+    """
+    needed = chains * draws
+    rng = np.random.default_rng(seed)
+    kept, n_drawn, n_inside = [], 0, 0
+    while n_inside < needed:
+        batch = terms.forward_draws(max(needed, 2 * (needed - n_inside)), rng)
+        inside = terms.in_support(batch)
+        n_drawn += len(inside)
+        n_inside += int(inside.sum())
+        kept.append({name: value[inside] for name, value in batch.items()})
+        if n_inside < 0.01 * n_drawn and n_drawn >= 10 * needed:
+            raise NotImplementedError("forward draws of the prior almost never lie in its support")
+    fraction = n_inside / n_drawn
+    log_mass = float(np.log(fraction))
+    log_mass_error = float(np.sqrt((1 - fraction) / n_inside))
+    model = terms.model
     variables = {}
     for name in names:
-        array = prior[name].squeeze("chain", drop=True)
-        other = [dim for dim in array.dims if dim != "draw"]
-        values = array.transpose("draw", *other).values.reshape(chains, draws, *array.shape[1:])
+        values = np.concatenate([batch[name] for batch in kept])[:needed]
+        # the dims pm.sample gives the other rungs: the model's, else PyMC's default names
+        dims = model.named_vars_to_dims.get(name) or [
+            f"{name}_dim_{i}" for i in range(values.ndim - 1)
+        ]
         variables[name] = xr.DataArray(
-            values,
-            dims=("chain", "draw", *other),
-            coords={dim: array.coords[dim] for dim in other if dim in array.coords},
+            values.reshape(chains, draws, *values.shape[1:]),
+            dims=("chain", "draw", *dims),
+            coords={dim: model.coords[dim] for dim in dims if model.coords.get(dim) is not None},
         )
     posterior = xr.Dataset(variables, coords={"chain": np.arange(chains), "draw": np.arange(draws)})
     diverging = xr.DataArray(
@@ -134,7 +160,7 @@ def _prior_rung(model, draws, chains, seed, names):
         dims=("chain", "draw"),
         coords={"chain": np.arange(chains), "draw": np.arange(draws)},
     )
-    return posterior, diverging
+    return posterior, diverging, log_mass, log_mass_error
 
 
 def _rung_seeds(random_seed, n: int) -> list[int]:
@@ -226,10 +252,14 @@ def sample_power_posteriors(
 
     results = [None] * len(betas)
     exact_prior = True
+    log_prior_mass = log_prior_mass_error = 0.0
     try:
-        results[0] = _prior_rung(model, draws, chains, seeds[0], names)
+        posterior, diverging, log_prior_mass, log_prior_mass_error = _prior_rung(
+            terms, draws, chains, seeds[0], names
+        )
+        results[0] = (posterior, diverging)
     except NotImplementedError:
-        exact_prior = False
+        exact_prior = False  # NUTS at beta = 0; the prior's mass is then taken to be 1
 
     pending = [k for k in range(len(betas)) if results[k] is None]
     with Progress(disable=not progressbar, transient=False) as progress:
@@ -298,6 +328,8 @@ def sample_power_posteriors(
         attrs={
             "units": "nat",
             "exact_prior_rung": int(exact_prior),
+            "log_prior_mass": log_prior_mass,
+            "log_prior_mass_error": log_prior_mass_error,
             "likelihood": "observed variables and Potentials",
         },
     )

@@ -10,6 +10,7 @@ compiles them with the default linker. The likelihood is every observed variable
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -177,6 +178,33 @@ class ModelTerms:
     def log_jacobian(self, theta: np.ndarray) -> np.ndarray:
         """``log |d constrained / d unconstrained|`` of the transforms at each row of ``theta``."""
         return np.asarray(self._log_jacobian_fn(np.ascontiguousarray(theta, dtype=np.float64)))
+
+    def forward_draws(self, n: int, rng) -> dict[str, np.ndarray]:
+        """``n`` forward (ancestral) draws of the free variables from the prior,
+        ``{name: (n, *shape)}``. Transforms are ignored (see :meth:`in_support`); raises
+        ``NotImplementedError`` when a variable cannot be forward-sampled."""
+        with warnings.catch_warnings():
+            # Potentials are likelihood terms here: forward draws are right to leave them out
+            warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+            values = pm.draw(self.free_rvs, draws=n, random_seed=rng)
+        return {
+            name: np.asarray(value).reshape(n, *self.rv_shapes[name])
+            for name, value in zip(self.names, values, strict=True)
+        }
+
+    def in_support(self, draws: dict[str, np.ndarray]) -> np.ndarray:
+        """Which constrained draws ``{name: (n, *shape)}`` lie in the support the model's
+        transforms allow (an ordered transform admits only sorted vectors): their unconstrained
+        image is finite and maps back to them. Returns a boolean ``(n,)``."""
+        with np.errstate(all="ignore"):
+            theta = self.unconstrain(draws)
+            inside = np.all(np.isfinite(theta), axis=1)
+            back = self.constrain(np.where(inside[:, None], theta, 0.0))
+        for name, value in back.items():
+            original = np.asarray(draws[name], dtype=float).reshape(len(theta), -1)
+            close = np.isclose(value.reshape(len(theta), -1), original, rtol=1e-6, atol=1e-10)
+            inside &= np.all(close, axis=1)
+        return inside
 
     def unconstrain(self, draws: dict[str, np.ndarray]) -> np.ndarray:
         """Constrained draws ``{name: (n, *shape)}`` as the unconstrained ``(n, dim)`` matrix."""
