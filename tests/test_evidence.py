@@ -746,3 +746,15 @@ def test_undefined_or_inconsistent_inputs_are_refused():
         psm.FreeEnergy("bridge", 0.0, 0.1), psm.FreeEnergy("bridge", 1041.0, 0.1)
     )
     assert "B = 10^-452.1" in repr(tiny)
+
+
+def test_a_negative_information_is_flagged():
+    """KL(post || prior) = -U - log Z >= 0: a pair (log Z, U) that breaks it is wrong."""
+    tree = _exact_ladder(psm.default_ladder(16), 1000, seed=5)
+    tempering = tree["tempering"].to_dataset()
+    shifted = tempering["log_likelihood"].values.copy()
+    shifted[-1] -= 10.0  # the posterior rung's log L from another data set
+    tree["tempering"] = tempering.assign(log_likelihood=(tempering["log_likelihood"].dims, shifted))
+    with pytest.warns(EvidenceWarning, match="Gibbs' inequality forbids"):
+        result = psm.free_energy(tree, method="stepping_stone")
+    assert result.kl < 0

@@ -207,6 +207,8 @@ class FreeEnergy:
 def _checks_summary(diagnostics: dict) -> str:
     """The checks an estimator ran, and what they found, on one line."""
     parts = []
+    if "error_kind" in diagnostics:
+        parts.append(f"error: {diagnostics['error_kind']}")
     if "divergences" in diagnostics:
         parts.append(f"divergences {diagnostics['divergences']}")
     if "max_rhat" in diagnostics:
