@@ -653,6 +653,72 @@ def test_information_gain_is_joint_over_variables():
     assert exact - marginal > 10 * error  # the check above can tell them apart
 
 
+def _gamma_kl(a1, b1, a2, b2):
+    """KL(Gamma(a1, rate b1) || Gamma(a2, rate b2)) in closed form."""
+    return (
+        (a1 - a2) * special.digamma(a1)
+        - special.gammaln(a1)
+        + special.gammaln(a2)
+        + a2 * (np.log(b1) - np.log(b2))
+        + a1 * (b2 - b1) / b1
+    )
+
+
+def _dirichlet_kl(a, b):
+    """KL(Dirichlet(a) || Dirichlet(b)) in closed form."""
+    return (
+        special.gammaln(a.sum())
+        - special.gammaln(a).sum()
+        - special.gammaln(b.sum())
+        + special.gammaln(b).sum()
+        + ((a - b) * (special.digamma(a) - special.digamma(a.sum()))).sum()
+    )
+
+
+@pytest.mark.parametrize("method", ["auto", "gaussian"])
+def test_information_gain_with_the_model_is_exact_in_the_prior(method):
+    """With the model, only the posterior's entropy is estimated (in the unconstrained space);
+    a simplex works, a Deterministic is left out, and the answer does not depend on the
+    parameterisation (a rate with and without its log transform). Exact posterior draws."""
+    import pymc as pm
+
+    rng = np.random.default_rng(91)
+    counts = np.array([5, 12, 3])
+    with pm.Model() as simplex:
+        w = pm.Dirichlet("w", np.ones(3))
+        pm.Categorical("y", w, observed=np.repeat(np.arange(3), counts))
+        pm.Deterministic("log_w", pm.math.log(w))
+    w_draws = rng.dirichlet(1 + counts, size=(2, 2000))
+    data = tree(posterior={"w": w_draws, "log_w": np.log(w_draws)})
+    gain = information_gain(data, model=simplex, method=method)
+    value, error = value_error(gain["information_gain"])
+    assert gain.attrs["route"] == "model" and gain.attrs["variables"] == ["w"]
+    assert abs(value - _dirichlet_kl(1 + counts, np.ones(3))) < Z * error
+
+    y = rng.poisson(3.0, size=15)
+    exact = _gamma_kl(2 + y.sum(), 1 + y.size, 2.0, 1.0)
+    rate = rng.gamma(2 + y.sum(), 1 / (1 + y.size), size=(2, 2000))
+    for transform in ("default", None):
+        kwargs = {} if transform == "default" else {"default_transform": None}
+        with pm.Model() as model:
+            s = pm.Gamma("s", 2.0, 1.0, **kwargs)
+            pm.Poisson("y", s, observed=y)
+        gain = information_gain(tree(posterior={"s": rate}), model=model, method=method)
+        value, error = value_error(gain["information_gain"])
+        assert abs(value - exact) < Z * error, transform
+
+
+def test_information_gain_with_the_model_refuses_discrete_variables():
+    import pymc as pm
+
+    with pm.Model() as model:
+        k = pm.Poisson("k", 3.0)
+        pm.Normal("y", k, 1.0, observed=[2.0, 3.0])
+    data = tree(posterior={"k": np.random.default_rng(92).poisson(3, size=(2, 100))})
+    with pytest.raises(ValueError, match=r"\['k'\] are discrete.*method='plugin'"):
+        information_gain(data, model=model)
+
+
 class _FreeEnergyLike:
     def __init__(self, log_evidence, error, kl=None, kl_error=None):
         self.log_evidence = log_evidence

@@ -45,7 +45,9 @@ from pymc_statmech.stats.entropy import (
     effective_sample_size,
     estimate_array,
     excluded_counts,
+    gaussian_entropy,
     gaussian_fit,
+    knn_entropy,
     mc_variance,
     outside_window_neighbours,
     resolve_window,
@@ -511,9 +513,17 @@ def information_gain(
       ``log_likelihood`` group and all their dims (``pm.compute_log_likelihood`` adds the group;
       it ignores Potentials, so a model with Potentials needs a ``FreeEnergy``). Exact up to
       Monte Carlo error, and free of the kNN bias.
+    * **Model** (a ``pymc.Model`` as ``model=`` or on the context stack, no ``var_names``): the
+      prior's density is known exactly, so only the posterior's entropy is estimated, in the
+      unconstrained space :math:`u` of the model's transforms:
+      :math:`\mathrm{KL} = -H_\text{post}(u) - E_\text{post}[\log p(\theta(u))
+      |d\theta/du|]`. Invariant to reparameterisation; simplex, ordered and positive variables
+      work; Deterministics are left out; no prior draws are needed. ``method``: ``"knn"``
+      (default) or ``"gaussian"`` for the entropy. Discrete free variables are refused.
     * **Estimator** (otherwise): :func:`kl_divergence` [2]_ between the ``posterior`` and ``prior``
       groups with ``method`` (``"knn"``, ``"gaussian"``, or ``"plugin"`` for all-discrete
-      variables).
+      variables). Without the model and with several variables, ``var_names`` must say which
+      are free (a Deterministic stacked with them makes the estimate wrong).
 
     Parameters
     ----------
@@ -535,13 +545,15 @@ def information_gain(
         :func:`kl_divergence`).
     sample_dims : sequence of str, default ("chain", "draw")
     model : pymc.Model, optional
-        Names the free variables for the estimator route.
+        The model route (the context model when omitted); with ``var_names`` it only names the
+        free variables of the estimator route.
 
     Returns
     -------
     xarray.Dataset
         One variable ``information_gain`` with the ``estimate`` dimension; ``attrs["route"]`` is
-        ``"identity"``, ``"free_energy"`` or ``"estimator"``, with the method and its details.
+        ``"identity"``, ``"free_energy"``, ``"model"`` or ``"estimator"``, with the method and
+        its details.
 
     Notes
     -----
@@ -602,6 +614,10 @@ def information_gain(
     check_method(method, _KL_METHODS, "information_gain")
     k = check_k(k)
     window = check_window(window)
+    if var_names is None and model is None:
+        model = _context_model()
+    if var_names is None and _is_pymc_model(model):
+        return _information_gain_with_model(tree, model, method, k, window, sample_dims)
     posterior = get_group(tree, "posterior")
     prior = get_group(
         tree,
@@ -609,8 +625,6 @@ def information_gain(
         "Add prior draws with pm.sample_prior_predictive() and extend the data with them, or "
         "pass evidence= (log Z or a FreeEnergy) to use the identity KL = E_post[log L] - log Z.",
     )
-    if var_names is None and model is None:
-        model = _context_model()
     if var_names is None and model is not None:
         var_names = [rv.name for rv in model.free_RVs]
     names = select_vars(posterior, var_names, "posterior")
@@ -648,6 +662,73 @@ def information_gain(
     result.attrs.update(
         route="estimator", variables=names, units=UNITS, error=ERROR_MEANING, **attrs
     )
+    return result
+
+
+def _is_pymc_model(model) -> bool:
+    import sys
+
+    return "pymc" in sys.modules and isinstance(model, sys.modules["pymc"].Model)
+
+
+def _information_gain_with_model(tree, model, method, k, window, sample_dims) -> xr.Dataset:
+    r"""KL(posterior || prior) with the prior's density known exactly from the model.
+
+    In the unconstrained space :math:`u` where the model's transforms put every free variable,
+    :math:`\mathrm{KL} = -H_\text{post}(u) - E_\text{post}[\log p_u(u)]`, with
+    :math:`p_u(u) = p(\theta(u))\,|d\theta/du|` evaluated exactly at each posterior draw; only
+    the posterior's entropy is estimated (kNN, or a Gaussian fit with ``method="gaussian"``).
+    KL is invariant under the change of variables, so simplex, ordered and positive variables
+    need nothing special, and no prior draws are needed.
+    """
+    from pymc_statmech.evidence.terms import ModelTerms  # PyMC only when a model is given
+
+    terms = ModelTerms(model)
+    if terms.discrete_names:
+        raise ValueError(
+            f"The free variables {terms.discrete_names} are discrete, and the model route "
+            "estimates a differential entropy. Pass var_names= with method='plugin' (and a "
+            "prior group), or evidence= (the identity needs no entropy)."
+        )
+    posterior = get_group(tree, "posterior")
+    dims = sample_dims_of(posterior, sample_dims, "posterior")
+    theta = terms.unconstrain(terms.draws_from(posterior, dims, "posterior"))
+    chains = posterior.sizes["chain"] if "chain" in dims else 1
+    draws = Draws(
+        name="(" + ", ".join(terms.names) + ")",
+        group="posterior",
+        values=theta,
+        chains=chains,
+        dims=(),
+        shape=(),
+        coords={},
+    )
+    check_finite(draws)
+    chosen = "knn" if method == "auto" else method
+    if chosen == "knn":
+        entropy_value, entropy_error, _ = knn_entropy(draws, k, _knn_window(window, draws, k))
+    elif chosen == "gaussian":
+        entropy_value, entropy_error, _ = gaussian_entropy(draws)
+    else:
+        raise ValueError(
+            f"method={method!r} does not apply to continuous free variables; use 'knn' or "
+            "'gaussian' (the posterior's entropy), or evidence=."
+        )
+    log_prior = terms.log_terms(theta)[0]
+    cross_variance, ess = mc_variance(log_prior, chains)  # ESS of the per-draw log prior
+    value = -entropy_value - float(log_prior.mean())
+    error = float(np.hypot(entropy_error, np.sqrt(cross_variance)))
+    attrs = {
+        "route": "model",
+        "method": chosen,
+        "variables": terms.names,
+        "posterior_entropy_unconstrained": entropy_value,
+        "expected_log_prior_unconstrained": float(log_prior.mean()),
+        "ess": ess,
+        "units": UNITS,
+    }
+    result = xr.Dataset({"information_gain": estimate_array(value, error, attrs=attrs)})
+    result.attrs.update(attrs, error=ERROR_MEANING)
     return result
 
 
