@@ -201,6 +201,13 @@ def _find_relabelling(terms: ModelTerms, theta: np.ndarray) -> _Relabelling | No
     changing the joint density ``p(y, theta)`` at the rows of ``theta`` (exchangeable mixture
     components), or None. A relabelling that leaves the support (an ordered transform) does not
     count."""
+    by_length: dict[int, list[str]] = {}
+    for name in terms.names:
+        shape = terms.rv_shapes[name]
+        if shape and shape[-1] >= 2:
+            by_length.setdefault(shape[-1], []).append(name)
+    if not by_length:  # nothing to relabel: compile nothing
+        return None
     draws = terms.constrain(theta)
 
     def log_joint(rows):
@@ -208,11 +215,6 @@ def _find_relabelling(terms: ModelTerms, theta: np.ndarray) -> _Relabelling | No
         return log_prior + log_likelihood - terms.log_jacobian(rows)
 
     reference = log_joint(theta)
-    by_length: dict[int, list[str]] = {}
-    for name in terms.names:
-        shape = terms.rv_shapes[name]
-        if shape and shape[-1] >= 2:
-            by_length.setdefault(shape[-1], []).append(name)
     for n_components, candidates in sorted(by_length.items()):
         generators = [
             (1, 0, *range(2, n_components)),  # a transposition and a cycle generate S_K
