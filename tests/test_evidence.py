@@ -758,3 +758,18 @@ def test_a_negative_information_is_flagged():
     with pytest.warns(EvidenceWarning, match="Gibbs' inequality forbids"):
         result = psm.free_energy(tree, method="stepping_stone")
     assert result.kl < 0
+
+
+def test_ladder_reads_the_divergences_of_its_rungs():
+    betas = psm.default_ladder(8)
+    tree = _exact_ladder(betas, 200, seed=6)
+    diverging = np.zeros((8, 2, 200), dtype=bool)
+    diverging[3, 1, :5] = True
+    tree["sample_stats"] = xr.Dataset(
+        {"diverging": (("beta", "chain", "draw"), diverging)}, coords={"beta": betas}
+    )
+    with pytest.warns(
+        EvidenceWarning, match=f"5 divergent transitions on the rungs at beta = {betas[3]:.3g}"
+    ):
+        result = psm.free_energy(tree, method="stepping_stone")
+    assert result.diagnostics["divergences"] == 5 and "divergences 5" in repr(result)

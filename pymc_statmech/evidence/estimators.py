@@ -91,8 +91,9 @@ def _sampler_checks(tree, theta: np.ndarray, terms: ModelTerms) -> tuple[dict, l
     """Divergences and R-hat of the posterior draws the evidence is computed from.
 
     ``theta`` is ``(chain, draw, dim)`` in the unconstrained space. Returns ``(numbers,
-    messages)``: a divergence means NUTS could not follow part of the posterior (the draws miss
-    it, so every estimate from them is biased); an R-hat above 1.01 means the chains disagree.
+    messages)``: a divergence means NUTS could not follow part of the posterior (the draws may
+    miss it, and estimates from them may be biased); an R-hat above 1.01 means the chains
+    disagree.
     """
     numbers, messages = {}, []
     stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None
@@ -610,6 +611,18 @@ def _ladder_method(tree, method):
         )
         if message:
             messages.append(message)
+    if "sample_stats" in tree.children and "diverging" in tree["sample_stats"]:
+        per_rung = tree["sample_stats"]["diverging"].sum(("chain", "draw")).values
+        diagnostics["divergences"] = int(per_rung.sum())
+        if per_rung.any():
+            rungs = ", ".join(f"{betas[k]:.3g}" for k in np.flatnonzero(per_rung)[:6])
+            messages.append(
+                f"{int(per_rung.sum())} divergent transitions on the rungs at beta = {rungs}: "
+                "NUTS could not follow part of those power posteriors (typically the neck of a "
+                "funnel), so their draws may miss it and the estimate may be biased. "
+                "Reparameterise (a non-centred hierarchy) or pass a higher target_accept to "
+                "sample_power_posteriors."
+            )
     # the ladder measures log (Z_1 / Z_0): add the log mass of the model's prior, below 1 when
     # its transforms cut the support (forward draws outside it were rejected on the prior rung)
     attrs = tree["tempering"].attrs
