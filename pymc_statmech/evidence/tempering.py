@@ -116,6 +116,10 @@ def _sample_pickled_rung(model_bytes, *args):
     return _sample_rung(cloudpickle.loads(model_bytes), *args)
 
 
+#: Forward draws (at most, and at most this many numbers) that measure a cut prior's mass.
+_MASS_DRAWS, _MASS_ELEMENTS = 200_000, 20_000_000
+
+
 def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
     """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...).
 
@@ -138,6 +142,11 @@ def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
         kept.append({name: value[inside] for name, value in batch.items()})
         if n_inside < 0.01 * n_drawn and n_drawn >= 10 * needed:
             raise NotImplementedError("forward draws of the prior almost never lie in its support")
+    if n_inside < n_drawn:  # the support is cut: measure its mass on many more (cheap) draws
+        extra = max(0, min(_MASS_DRAWS, _MASS_ELEMENTS // max(1, terms.dim)) - n_drawn)
+        if extra:
+            n_drawn += extra
+            n_inside += int(terms.in_support(terms.forward_draws(extra, rng)).sum())
     fraction = n_inside / n_drawn
     log_mass = float(np.log(fraction))
     log_mass_error = float(np.sqrt((1 - fraction) / n_inside))
