@@ -934,6 +934,17 @@ def test_information_gain_bad_input():
         information_gain(no_prior)
 
 
+def test_counting_methods_refuse_continuous_draws():
+    """The plug-in, Miller-Madow and NSB estimators on continuous draws return about log n."""
+    x = np.random.default_rng(93).normal(size=(2, 500))
+    for method in ("plugin", "miller_madow", "nsb"):
+        with pytest.raises(ValueError, match=r"non-integer values \(1000 distinct.*log n = 6.91"):
+            entropy(tree(posterior={"x": x}), method=method)
+    spins = np.where(x > 0, 1.0, -1.0)  # a discrete quantity stored as float is still counted
+    value, _ = value_error(entropy(tree(posterior={"s": spins}), method="plugin")["s"])
+    assert value == pytest.approx(np.log(2), abs=0.01)
+
+
 def test_discrete_bad_input():
     data = tree(posterior={"s": np.array([[0, 1, 2, 2, 1, 0, 3]])})
     with pytest.raises(ValueError, match=r"n_states=3 is smaller than the 4 distinct states"):

@@ -627,6 +627,17 @@ def discrete_entropy(draws: Draws, method: str, n_states) -> tuple[float, float,
 def resolve_method(method: str, draws: Draws) -> str:
     if method == "auto":
         return "miller_madow" if draws.discrete else "knn"
+    if method in _DISCRETE and not draws.discrete:
+        values = draws.values
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            n_states = len(np.unique(values, axis=0))
+            raise ValueError(
+                f"method={method!r} counts repeated states, but the {draws.label} takes "
+                f"non-integer values ({n_states} distinct states in {len(values)} draws): on "
+                f"continuous draws the count gives about log n = {np.log(len(values)):.2f} "
+                "whatever the distribution, not its entropy. Use method='knn' or 'gaussian' "
+                "(differential entropy), or pass integer draws."
+            )
     return method
 
 
