@@ -501,11 +501,23 @@ def test_ordered_components_are_not_a_symmetry():
         w = pm.Normal("w", 0.0, TAU, shape=3)
         pm.Normal("y", pm.math.dot(X_REG, w), NOISE, observed=Y_REG)
     exchangeable, _ = exchangeable_mixture_model()
-    for model, found in ((ordered, False), (regression, False), (exchangeable, True)):
+    with pm.Model() as bivariate:  # components on the first axis of a (K, 2) mean
+        w = pm.Dirichlet("w", np.ones(2))
+        mu = pm.Normal("mu", 0.0, 3.0, shape=(2, 2))
+        scale = pm.HalfNormal("scale", 1.0)
+        components = [pm.MvNormal.dist(mu[k], scale * np.eye(2)) for k in range(2)]
+        pm.Mixture("y", w, components, observed=RNG.normal(size=(20, 2)))
+    for model, found in (
+        (ordered, None),
+        (regression, None),
+        (exchangeable, {"mu": 0}),
+        (bivariate, {"w": 0, "mu": 0}),
+    ):
         terms = ModelTerms(model)
         theta = np.random.default_rng(0).normal(size=(8, terms.dim))
         theta[:, 0] -= 2.0  # away from the mirror line (and ordered for the ordered model)
-        assert (_find_relabelling(terms, theta) is not None) == found
+        relabelling = _find_relabelling(terms, theta)
+        assert (None if relabelling is None else relabelling.axes) == found
 
 
 @pytest.mark.slow
@@ -773,3 +785,19 @@ def test_ladder_reads_the_divergences_of_its_rungs():
     ):
         result = psm.free_energy(tree, method="stepping_stone")
     assert result.diagnostics["divergences"] == 5 and "divergences 5" in repr(result)
+
+
+def test_ladder_keeps_coords_and_boundary_draws_of_default_transforms():
+    """Named dims (PyMC keeps coords as tuples) on the exact prior rung; a Gamma(0.001, 0.001)
+    rate whose forward draws round to 0.0 half the time is not a cut support (its default
+    log transform cuts nothing): no prior-mass correction."""
+    with pm.Model(coords={"group": ["a", "b", "c"]}) as model:
+        mu = pm.Normal("mu", 0.0, 1.0, dims="group")
+        rate = pm.Gamma("rate", 0.001, 0.001)
+        pm.Poisson("y", rate * pm.math.exp(mu), observed=[3, 5, 2], dims="group")
+    tree = psm.sample_power_posteriors(
+        model, betas=4, draws=100, tune=100, chains=2, random_seed=2, progressbar=False
+    )
+    attrs = tree["tempering"].attrs
+    assert attrs["exact_prior_rung"] == 1 and attrs["log_prior_mass"] == 0.0
+    assert list(tree["posterior"]["mu"].coords["group"].values) == ["a", "b", "c"]

@@ -708,6 +708,27 @@ def test_information_gain_with_the_model_is_exact_in_the_prior(method):
         assert abs(value - exact) < Z * error, transform
 
 
+def test_information_gain_against_an_ordered_prior_is_normalised():
+    """An ordered transform on two exchangeable means keeps half the prior's mass: the model
+    route adds log 1/2 so that the KL is against the prior normalised to one."""
+    import pymc as pm
+
+    with pm.Model() as model:
+        pm.Normal(
+            "mu",
+            0.0,
+            3.0,
+            shape=2,
+            transform=pm.distributions.transforms.ordered,
+            initval=np.array([-1.0, 1.0]),
+        )
+        pm.Normal("y", model["mu"].sum(), 1.0, observed=[0.5])
+    draws = np.sort(np.random.default_rng(94).normal(0.0, 1.0, size=(2, 500, 2)), axis=-1)
+    gain = information_gain(tree(posterior={"mu": draws}), model=model)
+    mass = gain.attrs["log_prior_mass"]
+    assert abs(mass - np.log(0.5)) < 4 * np.sqrt(0.5 / 100_000)
+
+
 def test_information_gain_with_the_model_refuses_discrete_variables():
     import pymc as pm
 

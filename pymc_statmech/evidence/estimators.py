@@ -22,6 +22,7 @@ from pymc_statmech._data import (
     get_group,
     pareto_k,
     rank_rhat,
+    rhat_limit,
 )
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
 from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
@@ -83,10 +84,6 @@ def _chain_agreement(
     )
 
 
-#: Rank-normalised R-hat above which chains are taken to disagree (Vehtari et al. 2021).
-RHAT_LIMIT = 1.01
-
-
 def _sampler_checks(tree, theta: np.ndarray, terms: ModelTerms) -> tuple[dict, list[str]]:
     """Divergences and R-hat of the posterior draws the evidence is computed from.
 
@@ -110,13 +107,16 @@ def _sampler_checks(tree, theta: np.ndarray, terms: ModelTerms) -> tuple[dict, l
             )
     if theta.shape[0] > 1 and theta.shape[1] >= 4:
         rhat = rank_rhat(theta)
-        worst = int(np.nanargmax(rhat)) if np.isfinite(rhat).any() else 0
-        numbers["max_rhat"] = float(rhat[worst])
-        if not rhat[worst] <= RHAT_LIMIT:
+        limit = rhat_limit(theta)
+        excess = np.where(np.isnan(rhat), np.inf, rhat - limit)  # NaN: a component never moves
+        worst = int(np.argmax(excess))
+        numbers["max_rhat"] = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else np.nan
+        if excess[worst] > 0:
             name = terms.names[int(np.searchsorted(terms.offsets, worst, side="right")) - 1]
             messages.append(
                 f"The chains disagree about the posterior: rank-normalised R-hat is "
-                f"{rhat[worst]:.3f} > {RHAT_LIMIT} for {name!r} (unconstrained). The pooled "
+                f"{rhat[worst]:.3f} for {name!r} (unconstrained), above {limit[worst]:.3f}, "
+                "what converged chains reach by chance with its effective sample size. The pooled "
                 "draws do not represent one posterior (chains in different modes, or not mixed "
                 "yet), so the evidence computed from them is unreliable. Run longer chains, or "
                 "from dispersed starting points (initvals), or use pm.sample_smc and "
@@ -163,11 +163,12 @@ MAX_RELABELLED_COMPONENTS = 4
 
 
 class _Relabelling:
-    """Simultaneous permutations of the last axis of some free variables (the components of an
-    exchangeable mixture), acting on unconstrained draws through the model's transforms."""
+    """Simultaneous permutations of one axis of some free variables (the components of an
+    exchangeable mixture: weights, means, scales), acting on unconstrained draws through the
+    model's transforms. ``axes`` maps each variable to its component axis."""
 
-    def __init__(self, terms: ModelTerms, names: tuple[str, ...], n_components: int):
-        self.terms, self.names, self.n_components = terms, names, n_components
+    def __init__(self, terms: ModelTerms, axes: dict[str, int], n_components: int):
+        self.terms, self.axes, self.n_components = terms, axes, n_components
         self.n_labellings = math.factorial(n_components)
 
     @cached_property
@@ -177,36 +178,44 @@ class _Relabelling:
     def __str__(self) -> str:
         return (
             f"{self.n_labellings} labellings of the {self.n_components} components of "
-            f"{', '.join(self.names)}"
+            f"{', '.join(self.axes)}"
         )
 
     def permute(self, draws: dict, permutation) -> dict:
+        """Constrained draws ``{name: (n, *shape)}`` with the components relabelled."""
         return {
-            name: value[..., list(permutation)] if name in self.names else value
+            name: np.take(value, permutation, axis=1 + self.axes[name])
+            if name in self.axes
+            else value
             for name, value in draws.items()
         }
 
-    def orbit(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def orbit(self, theta: np.ndarray, log_jacobians: bool = True):
         """Every relabelling of each row of ``theta`` ``(n, dim)``: the images ``(G, n, dim)``
-        and the transforms' log-Jacobians there ``(G, n)``."""
+        and, with ``log_jacobians``, the transforms' log-Jacobians there ``(G, n)``."""
         draws = self.terms.constrain(theta)
         images = np.stack(
             [self.terms.unconstrain(self.permute(draws, p)) for p in self.permutations]
         )
-        log_jacobians = np.stack([self.terms.log_jacobian(image) for image in images])
-        return images, log_jacobians
+        if not log_jacobians:
+            return images
+        return images, np.stack([self.terms.log_jacobian(image) for image in images])
+
+
+#: Candidate (variable, axis) pairs above which only the full set is tried for a symmetry.
+_MAX_SYMMETRY_CANDIDATES = 8
 
 
 def _find_relabelling(terms: ModelTerms, theta: np.ndarray) -> _Relabelling | None:
-    """The largest set of free variables whose components can be relabelled jointly without
-    changing the joint density ``p(y, theta)`` at the rows of ``theta`` (exchangeable mixture
-    components), or None. A relabelling that leaves the support (an ordered transform) does not
-    count."""
-    by_length: dict[int, list[str]] = {}
+    """The largest set of free variables whose components (along one axis each) can be
+    relabelled jointly without changing the joint density ``p(y, theta)`` at the rows of
+    ``theta`` (exchangeable mixture components), or None. A relabelling that leaves the support
+    (an ordered transform) does not count."""
+    by_length: dict[int, list[tuple[str, int]]] = {}
     for name in terms.names:
-        shape = terms.rv_shapes[name]
-        if shape and shape[-1] >= 2:
-            by_length.setdefault(shape[-1], []).append(name)
+        for axis, length in enumerate(terms.rv_shapes[name]):
+            if length >= 2:
+                by_length.setdefault(length, []).append((name, axis))
     if not by_length:  # nothing to relabel: compile nothing
         return None
     draws = terms.constrain(theta)
@@ -221,12 +230,20 @@ def _find_relabelling(terms: ModelTerms, theta: np.ndarray) -> _Relabelling | No
             (1, 0, *range(2, n_components)),  # a transposition and a cycle generate S_K
             (*range(1, n_components), 0),
         ]
-        sizes = range(len(candidates), 0, -1) if len(candidates) <= 5 else [len(candidates)]
-        subsets = [c for r in sizes for c in itertools.combinations(candidates, r)]
-        for subset in subsets:
-            relabelling = _Relabelling(terms, subset, n_components)
-            if all(_is_invariant(relabelling, draws, g, log_joint, reference) for g in generators):
-                return relabelling
+        if len(candidates) <= _MAX_SYMMETRY_CANDIDATES:
+            sizes = range(len(candidates), 0, -1)
+        else:
+            sizes = [len(candidates)]
+        for size in sizes:
+            for subset in itertools.combinations(candidates, size):
+                axes = dict(subset)
+                if len(axes) < size:  # one axis per variable
+                    continue
+                relabelling = _Relabelling(terms, axes, n_components)
+                if all(
+                    _is_invariant(relabelling, draws, g, log_joint, reference) for g in generators
+                ):
+                    return relabelling
     return None
 
 
@@ -260,17 +277,17 @@ class _SymmetrisedProposal:
             self.base = _GaussianProposal(self.align(rows))
 
     def align(self, theta: np.ndarray) -> np.ndarray:
-        images, _ = self.relabelling.orbit(theta)
+        images = self.relabelling.orbit(theta, log_jacobians=False)
         best = np.argmax([self.base.logpdf(image) for image in images], axis=0)
         return images[best, np.arange(len(theta))]
 
     def logpdf(self, theta: np.ndarray) -> np.ndarray:
         images, log_jacobians = self.relabelling.orbit(theta)
-        terms = np.stack([self.base.logpdf(image) for image in images]) - log_jacobians
-        return _log_mean_exp(terms, axis=0) + self.relabelling.terms.log_jacobian(theta)
+        log_densities = np.stack([self.base.logpdf(image) for image in images]) - log_jacobians
+        return _log_mean_exp(log_densities, axis=0) + self.relabelling.terms.log_jacobian(theta)
 
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        images, _ = self.relabelling.orbit(self.base.draw(n, rng))
+        images = self.relabelling.orbit(self.base.draw(n, rng), log_jacobians=False)
         return images[rng.integers(len(images), size=n), np.arange(n)]
 
 
@@ -331,12 +348,13 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
     if relabelling is not None and relabelling.n_components > MAX_RELABELLED_COMPONENTS:
         messages.append(
             f"The joint density is unchanged by relabelling the {relabelling.n_components} "
-            f"components of {', '.join(relabelling.names)} (exchangeable mixture components), "
-            f"and a proposal over all {relabelling.n_labellings} labellings is too "
-            "costly: the estimate covers only the labellings the chains visited, low by up to "
-            f"log K! = {math.lgamma(relabelling.n_components + 1):.3f} if they sit in one. Break "
-            "the symmetry in the model (transform=ordered on one component parameter; the "
-            "ordered model's evidence is then log Z - log K!)."
+            f"components of {', '.join(relabelling.axes)}, and a proposal over all "
+            f"{relabelling.n_labellings} labellings is too costly. If the posterior has one mode "
+            "per labelling (exchangeable mixture components), the estimate covers only the "
+            "labellings the chains visited, low by up to log K! = "
+            f"{math.lgamma(relabelling.n_components + 1):.3f} if they sit in one. Break the "
+            "symmetry in the model (transform=ordered on one component parameter: its prior then "
+            "keeps 1/K! of the mass)."
         )
         relabelling = None
 
@@ -358,15 +376,16 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
 
     log_z, relative_mse, iterations, l_post, l_prop, proposal = estimate(np.arange(n_chains))
     error = float(np.sqrt(relative_mse))
+    aligned = theta
     if relabelling is not None:  # chains in different labellings are one posterior: align them
-        theta = proposal.align(theta.reshape(-1, terms.dim)).reshape(theta.shape)
-    checks, sampler_messages = _sampler_checks(tree, theta, terms)
+        aligned = proposal.align(theta.reshape(-1, terms.dim)).reshape(theta.shape)
+    checks, sampler_messages = _sampler_checks(tree, aligned, terms)
     messages.extend(sampler_messages)
     # the tails of the raw ratios g/q (posterior side) and q/g (proposal side), reported for
     # reference: the optimal bridge function bounds every term it averages, so a heavy tail alone
     # does not spoil the estimate (the logit of a Beta posterior gives k ~ 0.8 and an exact bridge)
     checks["pareto_k"] = {
-        "posterior": pareto_k(np.exp(np.max(l_post) - l_post)),
+        "posterior": pareto_k(np.exp(np.min(l_post) - l_post)),
         "proposal": pareto_k(np.exp(l_prop - np.max(l_prop))),
     }
     per_chain = None
@@ -402,6 +421,7 @@ def _bridge(tree, terms: ModelTerms, sample_dims, random_seed, tol, max_iter, ch
             if prior_check[1]:
                 messages.append(prior_check[1])
             if numbers["log_prior_mass"] < 0:
+                diagnostics["log_prior_mass"] = numbers["log_prior_mass"]
                 messages.append(
                     _prior_mass_message(
                         numbers["log_prior_mass"], numbers["log_prior_mass_error"], log_z
@@ -474,8 +494,8 @@ def _prior_mass_message(log_mass: float, log_mass_error: float, log_z: float) ->
     return (
         f"The model's prior integrates to {np.exp(log_mass):.4f} +/- "
         f"{np.exp(log_mass) * log_mass_error:.4f}, not 1: forward draws of its free variables "
-        "fall outside the support its transforms allow (an ordered transform on K exchangeable "
-        "components keeps 1/K! of the prior's mass). log Z is the evidence of the model as "
+        "break the ordering an ordered transform imposes (on K exchangeable components it keeps "
+        "1/K! of the prior's mass). log Z is the evidence of the model as "
         "written; the prior normalised to one (what a comparison with another model needs) "
         f"has log Z - log mass = {log_z - log_mass:.4f}."
     )
@@ -570,7 +590,10 @@ def _ti_with_checks(betas, values):
     messages = []
     discretisation = np.nan
     if len(betas) >= 5:
-        half = np.unique(np.r_[np.arange(0, len(betas), 2), len(betas) - 1])
+        # every other rung, keeping both ends (and rung 1, so a stepping-stone first interval is
+        # the same in both and only the trapezoid's discretisation differs)
+        start = 1 if first_step else 0
+        half = np.unique(np.r_[0, np.arange(start, len(betas), 2), len(betas) - 1])
         coarse = _ti_estimate(betas[half], values[half], first_step)[0]
         discretisation = abs(log_z - coarse) / 3
         diagnostics["discretisation_error"] = discretisation
@@ -628,7 +651,14 @@ def _ladder_method(tree, method):
     attrs = tree["tempering"].attrs
     log_mass = float(attrs.get("log_prior_mass", 0.0))
     log_mass_error = float(attrs.get("log_prior_mass_error", 0.0))
-    if log_mass < 0:
+    if np.isnan(log_mass):
+        messages.append(
+            "An ordered transform cuts the prior's support, and its mass there could not be "
+            "measured (the prior cannot be forward-sampled): this log Z is the evidence with "
+            "the prior normalised on its support, which differs from the model as written (by "
+            "log K! for K exchangeable ordered components)."
+        )
+    elif log_mass < 0:
         log_z += log_mass
         error = float(np.hypot(error, log_mass_error))
         per_chain = None if per_chain is None else per_chain + log_mass

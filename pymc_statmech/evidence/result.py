@@ -103,9 +103,11 @@ class FreeEnergy:
 
     @property
     def kl(self) -> float:
-        """:math:`\\mathrm{KL}(\\text{post} \\| \\text{prior}) = -U - \\log Z` (nats): the
-        information gained from the data, by the exact identity."""
-        return -self.energy - self.log_evidence
+        """:math:`\\mathrm{KL}(\\text{post} \\| \\text{prior}) = -U - \\log Z + \\log m` (nats):
+        the information gained from the data, by the exact identity, against the prior
+        normalised to one (:math:`m` its mass as written, in ``diagnostics["log_prior_mass"]``;
+        below 1 when an ordered transform cuts the support)."""
+        return -self.energy - self.log_evidence + self.diagnostics.get("log_prior_mass", 0.0)
 
     @property
     def kl_error(self) -> float:

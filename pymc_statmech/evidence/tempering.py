@@ -121,39 +121,42 @@ _MASS_DRAWS, _MASS_ELEMENTS = 200_000, 20_000_000
 
 
 def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
-    """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...).
+    """Exact draws from the prior, shaped like a sampler's output (chain, draw, ...), and the
+    log of the prior's total mass with its standard error.
 
-    Forward draws outside the support the model's transforms allow (an ordered transform admits
-    only sorted vectors, which forward sampling ignores) are rejected: the kept draws follow the
-    model's prior restricted to its support, and the kept fraction estimates that prior's total
-    mass ``Z_0`` (1 for a normalised prior; 1/K! for K exchangeable components with an ordered
-    transform). Returns ``(posterior, diverging, log Z_0, its standard error)``; raises
-    ``NotImplementedError`` when the prior cannot be forward-sampled or almost no draw lands in
-    the support.
+    Forward draws that break an ordered transform's ordering (forward sampling ignores it) are
+    rejected: the kept draws follow the model's prior restricted to its support, and the kept
+    fraction of many forward draws estimates that prior's mass ``Z_0`` (1 when no transform cuts
+    the support; 1/K! for K exchangeable components with an ordered transform). Returns
+    ``(rung or None, log Z_0, error)``: None when too few draws land in the support to fill the
+    rung (NUTS then samples it). Raises ``NotImplementedError`` when the prior cannot be
+    forward-sampled.
     """
     needed = chains * draws
     rng = np.random.default_rng(seed)
-    kept, n_drawn, n_inside = [], 0, 0
-    while n_inside < needed:
-        batch = terms.forward_draws(max(needed, 2 * (needed - n_inside)), rng)
-        inside = terms.in_support(batch)
-        n_drawn += len(inside)
-        n_inside += int(inside.sum())
-        kept.append({name: value[inside] for name, value in batch.items()})
-        if n_inside < 0.01 * n_drawn and n_drawn >= 10 * needed:
-            raise NotImplementedError("forward draws of the prior almost never lie in its support")
-    if n_inside < n_drawn:  # the support is cut: measure its mass on many more (cheap) draws
-        extra = max(0, min(_MASS_DRAWS, _MASS_ELEMENTS // max(1, terms.dim)) - n_drawn)
-        if extra:
-            n_drawn += extra
-            n_inside += int(terms.in_support(terms.forward_draws(extra, rng)).sum())
+    cut = bool(terms.ordered_names)
+    budget = max(needed, _MASS_ELEMENTS // max(1, terms.dim))
+    batch = terms.forward_draws(min(budget, _MASS_DRAWS) if cut else needed, rng)
+    inside = terms.in_support(batch)
+    n_drawn, n_inside = inside.size, int(inside.sum())
+    kept = [{name: value[inside] for name, value in batch.items()}]
+    if n_inside == 0:
+        return None, np.nan, np.nan
     fraction = n_inside / n_drawn
-    log_mass = float(np.log(fraction))
-    log_mass_error = float(np.sqrt((1 - fraction) / n_inside))
+    log_mass, log_mass_error = np.log(fraction), np.sqrt((1 - fraction) / n_inside)
+    if n_inside < needed:  # one more batch, sized by the acceptance seen
+        more = int(np.ceil(1.2 * (needed - n_inside) / fraction))
+        if more > 5 * budget:
+            return None, log_mass, log_mass_error
+        batch = terms.forward_draws(more, rng)
+        inside = terms.in_support(batch)
+        kept.append({name: value[inside] for name, value in batch.items()})
+        if n_inside + int(inside.sum()) < needed:
+            return None, log_mass, log_mass_error
     model = terms.model
     variables = {}
     for name in names:
-        values = np.concatenate([batch[name] for batch in kept])[:needed]
+        values = np.concatenate([part[name] for part in kept])[:needed]
         # the dims pm.sample gives the other rungs: the model's, else PyMC's default names
         dims = model.named_vars_to_dims.get(name) or [
             f"{name}_dim_{i}" for i in range(values.ndim - 1)
@@ -161,7 +164,11 @@ def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
         variables[name] = xr.DataArray(
             values.reshape(chains, draws, *values.shape[1:]),
             dims=("chain", "draw", *dims),
-            coords={dim: model.coords[dim] for dim in dims if model.coords.get(dim) is not None},
+            coords={
+                dim: np.asarray(model.coords[dim])  # PyMC keeps coords as tuples
+                for dim in dims
+                if model.coords.get(dim) is not None
+            },
         )
     posterior = xr.Dataset(variables, coords={"chain": np.arange(chains), "draw": np.arange(draws)})
     diverging = xr.DataArray(
@@ -169,7 +176,7 @@ def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
         dims=("chain", "draw"),
         coords={"chain": np.arange(chains), "draw": np.arange(draws)},
     )
-    return posterior, diverging, log_mass, log_mass_error
+    return (posterior, diverging), float(log_mass), float(log_mass_error)
 
 
 def _rung_seeds(random_seed, n: int) -> list[int]:
@@ -260,15 +267,13 @@ def sample_power_posteriors(
         sample_kwargs = {**sample_kwargs, "cores": 1}
 
     results = [None] * len(betas)
-    exact_prior = True
-    log_prior_mass = log_prior_mass_error = 0.0
     try:
-        posterior, diverging, log_prior_mass, log_prior_mass_error = _prior_rung(
+        results[0], log_prior_mass, log_prior_mass_error = _prior_rung(
             terms, draws, chains, seeds[0], names
         )
-        results[0] = (posterior, diverging)
-    except NotImplementedError:
-        exact_prior = False  # NUTS at beta = 0; the prior's mass is then taken to be 1
+    except NotImplementedError:  # NUTS at beta = 0; a cut support's mass is then unknown
+        log_prior_mass = log_prior_mass_error = np.nan if terms.ordered_names else 0.0
+    exact_prior = results[0] is not None
 
     pending = [k for k in range(len(betas)) if results[k] is None]
     with Progress(disable=not progressbar, transient=False) as progress:

@@ -666,9 +666,8 @@ def information_gain(
 
 
 def _is_pymc_model(model) -> bool:
-    import sys
-
-    return "pymc" in sys.modules and isinstance(model, sys.modules["pymc"].Model)
+    pm = _pymc()
+    return pm is not None and isinstance(model, pm.Model)
 
 
 def _information_gain_with_model(tree, model, method, k, window, sample_dims) -> xr.Dataset:
@@ -678,12 +677,15 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
     :math:`\mathrm{KL} = -H_\text{post}(u) - E_\text{post}[\log p_u(u)]`, with
     :math:`p_u(u) = p(\theta(u))\,|d\theta/du|` evaluated exactly at each posterior draw; only
     the posterior's entropy is estimated (kNN, or a Gaussian fit with ``method="gaussian"``).
-    KL is invariant under the change of variables, so simplex, ordered and positive variables
-    need nothing special, and no prior draws are needed.
+    KL is invariant under the change of variables, so simplex and positive variables need
+    nothing special; where an ordered transform cuts the prior's support, the log of the
+    prior's mass there (the kept fraction of forward draws) is added, so the KL is against the
+    prior normalised to one.
     """
     from pymc_statmech.evidence.terms import ModelTerms  # PyMC only when a model is given
 
     terms = ModelTerms(model)
+    terms.require_proper_prior("The information gain against the prior")
     if terms.discrete_names:
         raise ValueError(
             f"The free variables {terms.discrete_names} are discrete, and the model route "
@@ -716,14 +718,18 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
         )
     log_prior = terms.log_terms(theta)[0]
     cross_variance, ess = mc_variance(log_prior, chains)  # ESS of the per-draw log prior
-    value = -entropy_value - float(log_prior.mean())
-    error = float(np.hypot(entropy_error, np.sqrt(cross_variance)))
+    # against the prior normalised to one: add the log of its mass as written, below 1 when an
+    # ordered transform cuts the support (the kept fraction of forward draws)
+    log_mass, log_mass_error = _log_prior_mass(terms)
+    value = -entropy_value - float(log_prior.mean()) + log_mass
+    error = float(np.sqrt(entropy_error**2 + cross_variance + log_mass_error**2))
     attrs = {
         "route": "model",
         "method": chosen,
         "variables": terms.names,
         "posterior_entropy_unconstrained": entropy_value,
         "expected_log_prior_unconstrained": float(log_prior.mean()),
+        "log_prior_mass": log_mass,
         "ess": ess,
         "units": UNITS,
     }
@@ -732,14 +738,36 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
     return result
 
 
-def _context_model():
-    """The PyMC model on the context stack, or None (PyMC is imported only if it already is)."""
+def _log_prior_mass(terms, n_draws: int = 200_000) -> tuple[float, float]:
+    """``(log m, error)``: the mass of the model's prior as written, from the fraction of forward
+    draws inside the support an ordered transform cuts; ``(0, 0)`` when nothing cuts it."""
+    if not terms.ordered_names:
+        return 0.0, 0.0
+    n = max(1000, min(n_draws, 20_000_000 // max(1, terms.dim)))
+    try:
+        inside = terms.in_support(terms.forward_draws(n, np.random.default_rng(0)))
+    except NotImplementedError as error:
+        raise ValueError(
+            f"An ordered transform on {terms.ordered_names} cuts the prior's support, and its "
+            "mass there cannot be measured because the prior cannot be forward-sampled; "
+            "pass evidence= (a FreeEnergy) instead."
+        ) from error
+    fraction = float(inside.mean())
+    return float(np.log(fraction)), float(np.sqrt((1 - fraction) / max(1, inside.sum())))
+
+
+def _pymc():
+    """The pymc module if it is already imported, else None: the model routes never import it."""
     import sys
 
-    if "pymc" not in sys.modules:
-        return None
-    import pymc as pm
+    return sys.modules.get("pymc")
 
+
+def _context_model():
+    """The PyMC model on the context stack, or None."""
+    pm = _pymc()
+    if pm is None:
+        return None
     try:
         return pm.modelcontext(None)
     except TypeError:
