@@ -801,3 +801,24 @@ def test_ladder_keeps_coords_and_boundary_draws_of_default_transforms():
     attrs = tree["tempering"].attrs
     assert attrs["exact_prior_rung"] == 1 and attrs["log_prior_mass"] == 0.0
     assert list(tree["posterior"]["mu"].coords["group"].values) == ["a", "b", "c"]
+
+
+def test_adaptive_ladder_places_rungs_by_the_effective_sample_size():
+    """Each adaptive step keeps 80% of the draws effective when reweighted by L^(step), and the
+    ladder's evidence matches the conjugate one."""
+    from pymc_statmech.evidence.tempering import ADAPTIVE_ESS_FRACTION, next_beta
+
+    log_likelihood = scipy.stats.norm(0, 3).rvs(size=4000, random_state=7)
+    beta = next_beta(0.2, log_likelihood)
+    w = np.exp((beta - 0.2) * (log_likelihood - log_likelihood.max()))
+    assert w.sum() ** 2 / (w.size * np.sum(w**2)) == pytest.approx(ADAPTIVE_ESS_FRACTION, abs=1e-6)
+    assert next_beta(0.2, np.zeros(100)) == 1.0  # a flat likelihood: one step to the end
+    model, exact = normal_model()
+    tree = psm.sample_power_posteriors(
+        model, betas="adaptive", draws=1000, tune=500, random_seed=3, progressbar=False
+    )
+    betas = tree["tempering"]["beta"].values
+    assert betas[0] == 0.0 and betas[-1] == 1.0 and np.all(np.diff(betas) > 0)
+    assert tree["tempering"].attrs["ladder"] == "adaptive"
+    result = psm.free_energy(tree, method="stepping_stone")
+    assert abs(result.log_evidence - exact) < 3 * result.error

@@ -42,8 +42,49 @@ def default_ladder(n_rungs: int) -> np.ndarray:
     return (k / (n_rungs - 1)) ** LADDER_EXPONENT
 
 
-def check_ladder(betas) -> np.ndarray:
-    """Validate a ladder: strictly increasing, from 0 to 1."""
+#: ``betas=ADAPTIVE``: each rung placed from the draws of the one before.
+ADAPTIVE = "adaptive"
+#: The adaptive ladder keeps this fraction of effective draws from one rung to the next.
+ADAPTIVE_ESS_FRACTION = 0.8
+#: The adaptive ladder ends at beta = 1 after at most this many rungs.
+MAX_ADAPTIVE_RUNGS = 100
+
+
+def next_beta(beta: float, log_likelihood: np.ndarray, ess_fraction=ADAPTIVE_ESS_FRACTION):
+    r"""The next rung of an adaptive ladder: the largest :math:`\beta' \in (\beta, 1]` at which
+    the draws of rung :math:`\beta`, reweighted by :math:`L^{\beta' - \beta}`, keep an effective
+    sample size of ``ess_fraction`` of their number.
+
+    Rungs then fall where :math:`\log L` changes fastest under the power posterior (where its
+    variance is large), which is where the stepping-stone ratios and the thermodynamic curve need
+    them; a heavy-tailed prior gets a tiny first step. Bisection on the step (the ESS decreases
+    with it). Jasra, Stephens, Doucet & Tsagaris (2011), *Scand. J. Stat.* 38, 1-22.
+    """
+    log_likelihood = np.asarray(log_likelihood, dtype=float).ravel()
+
+    def ess_fraction_at(step):
+        log_w = np.where(np.isneginf(log_likelihood), -np.inf, step * log_likelihood)
+        w = np.exp(log_w - log_w.max())
+        return w.sum() ** 2 / (w.size * np.sum(w**2))
+
+    if ess_fraction_at(1.0 - beta) >= ess_fraction:
+        return 1.0
+    low, high = 0.0, 1.0 - beta
+    for _ in range(60):
+        middle = (low + high) / 2
+        if ess_fraction_at(middle) >= ess_fraction:
+            low = middle
+        else:
+            high = middle
+    return beta + max(low, np.finfo(float).eps * max(beta, 1e-300))
+
+
+def check_ladder(betas) -> np.ndarray | str:
+    """Validate a ladder: strictly increasing, from 0 to 1 (or ``"adaptive"``)."""
+    if isinstance(betas, str):
+        if betas != ADAPTIVE:
+            raise ValueError(f"betas must be an int, an array or {ADAPTIVE!r}, got {betas!r}.")
+        return betas
     if np.ndim(betas) == 0:
         return default_ladder(betas)
     betas = np.asarray(betas, dtype=float)
@@ -179,6 +220,29 @@ def _prior_rung(terms: ModelTerms, draws, chains, seed, names):
     return (posterior, diverging), float(log_mass), float(log_mass_error)
 
 
+def _adaptive_ladder(tempered, terms, prior_rung, draws, tune, chains, seeds, options, progressbar):
+    """Rungs placed one after the other by :func:`next_beta`; returns ``(betas, results)``."""
+    betas, results = [0.0], [prior_rung]
+    with Progress(disable=not progressbar, transient=False) as progress:
+        task = progress.add_task("Power posteriors (adaptive, beta)", total=1.0)
+        while True:
+            k = len(betas) - 1
+            if results[k] is None:
+                results[k] = _sample_rung(
+                    tempered, betas[k], draws, tune, chains, seeds[k], terms.names, options
+                )
+            progress.update(task, completed=betas[k])
+            if betas[k] == 1.0:
+                return np.array(betas), results
+            posterior = results[k][0]
+            log_likelihood = terms.log_terms(
+                terms.unconstrain(terms.draws_from(posterior, ("chain", "draw"), "posterior"))
+            )[1]
+            last = len(betas) == MAX_ADAPTIVE_RUNGS - 1
+            betas.append(1.0 if last else next_beta(betas[k], log_likelihood))
+            results.append(None)
+
+
 def _rung_seeds(random_seed, n: int) -> list[int]:
     if isinstance(random_seed, np.random.Generator):
         return [int(seed) for seed in random_seed.integers(2**31, size=n)]
@@ -211,9 +275,13 @@ def sample_power_posteriors(
     ----------
     model : pymc.Model, optional
         The model (the context model when omitted).
-    betas : int or array_like, default 32
-        Number of rungs of the default ladder :math:`\beta_k = (k/K)^{1/0.3}`, or the ladder
-        itself (strictly increasing from 0 to 1).
+    betas : int, array_like or "adaptive", default 32
+        Number of rungs of the default ladder :math:`\beta_k = (k/K)^{1/0.3}`, the ladder
+        itself (strictly increasing from 0 to 1), or ``"adaptive"``: each rung placed from the
+        draws of the one before so that half of them stay effective when reweighted to it
+        (:func:`next_beta`; at most 100 rungs). Rungs then sit where :math:`\log L` changes,
+        e.g. a tiny first step under a heavy-tailed prior. Adaptive rungs are sampled one after
+        the other (``executor`` is not used).
     draws, tune, chains : int
         Per rung, passed to ``pm.sample``.
     executor : concurrent.futures.Executor, optional
@@ -262,11 +330,12 @@ def sample_power_posteriors(
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     names = terms.names
     tempered = tempered_model(model)
-    seeds = _rung_seeds(random_seed, len(betas))
+    adaptive = isinstance(betas, str)
+    seeds = _rung_seeds(random_seed, MAX_ADAPTIVE_RUNGS if adaptive else len(betas))
     if executor is not None:
         sample_kwargs = {**sample_kwargs, "cores": 1}
 
-    results = [None] * len(betas)
+    results = [None] * (1 if adaptive else len(betas))
     try:
         results[0], log_prior_mass, log_prior_mass_error = _prior_rung(
             terms, draws, chains, seeds[0], names
@@ -275,8 +344,12 @@ def sample_power_posteriors(
         log_prior_mass = log_prior_mass_error = np.nan if terms.ordered_names else 0.0
     exact_prior = results[0] is not None
 
+    if adaptive:
+        betas, results = _adaptive_ladder(
+            tempered, terms, results[0], draws, tune, chains, seeds, sample_kwargs, progressbar
+        )
     pending = [k for k in range(len(betas)) if results[k] is None]
-    with Progress(disable=not progressbar, transient=False) as progress:
+    with Progress(disable=not progressbar or adaptive, transient=False) as progress:
         task = progress.add_task(
             "Power posteriors", total=len(betas), completed=len(betas) - len(pending)
         )
@@ -342,6 +415,7 @@ def sample_power_posteriors(
         attrs={
             "units": "nat",
             "exact_prior_rung": int(exact_prior),
+            "ladder": ADAPTIVE if adaptive else "fixed",
             "log_prior_mass": log_prior_mass,
             "log_prior_mass_error": log_prior_mass_error,
             "likelihood": "observed variables and Potentials",
