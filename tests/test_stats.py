@@ -955,6 +955,23 @@ def test_information_gain_bad_input():
         information_gain(no_prior)
 
 
+def test_joint_entropy_over_variables():
+    """joint='variables': one entropy of the stacked vector, the exact Gaussian value for two
+    correlated scalars (not the sum of the marginals)."""
+    rng = np.random.default_rng(95)
+    cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    x = rng.multivariate_normal([0.0, 0.0], cov, size=(2, 2000))
+    data = tree(posterior={"a": x[..., 0], "b": x[..., 1]})
+    exact = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1]
+    for method in ("knn", "gaussian"):
+        result = entropy(data, method=method, joint="variables")
+        assert list(result.data_vars) == ["(a, b)"]
+        value, error = value_error(result["(a, b)"])
+        assert abs(value - exact) < Z * error, method
+    with pytest.raises(ValueError, match="joint must be True, False or 'variables'"):
+        entropy(data, joint="all")
+
+
 def test_counting_methods_refuse_continuous_draws():
     """The plug-in, Miller-Madow and NSB estimators on continuous draws return about log n."""
     x = np.random.default_rng(93).normal(size=(2, 500))

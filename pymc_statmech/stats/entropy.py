@@ -697,8 +697,9 @@ def entropy(
           :math:`|t - s| \le w` (``window``), so :math:`N_i = n - 1 - e_i` with
           :math:`e_i = \min(t, w) + \min(L - 1 - t, w)` for chains of :math:`L` draws; for
           ``window=0``, :math:`N_i = n - 1` and this is the i.i.d. estimator with
-          :math:`\psi(n)`. Each component is first scaled to unit standard deviation (the log
-          scales are added back exactly), so the result does not depend on units. Exact copies
+          :math:`\psi(n)`. The draws are first whitened (unit standard deviations, then
+          decorrelated by the Cholesky factor of their covariance; the log-determinants are
+          added back exactly), so the result does not depend on units or linear mixing. Exact copies
           outside the window (chains that share draws, or any copies with ``window=0``) are
           warned about; a zero k-th neighbour distance (k or more such copies of a draw) raises
           an error.
@@ -715,8 +716,11 @@ def entropy(
           of symmetric Dirichlet priors over the :math:`K` possible states [4]_, the mixture
           weight making the prior on the entropy flat; the concentration is integrated
           numerically.
-    joint : bool, default True
-        ``False`` gives one entropy per element, keeping the variable's dims and coords.
+    joint : bool or "variables", default True
+        ``False`` gives one entropy per element, keeping the variable's dims and coords;
+        ``"variables"`` gives the joint entropy of all the selected variables together, as one
+        result named ``"(a, b, ...)"`` (for a posterior's entropy with Deterministics left out,
+        name the free variables in ``var_names``).
     k : int, default 4
         Neighbours of the kNN estimator.
     window : "auto" or int, default "auto"
@@ -828,9 +832,14 @@ def entropy(
     check_method(method, ("auto", *_CONTINUOUS, *_DISCRETE), "entropy")
     k = check_k(k)
     window = check_window(window)
+    if joint not in (True, False, "variables"):
+        raise ValueError(f"joint must be True, False or 'variables', got {joint!r}.")
+    every = [draws_of(dataset, name, group, dims) for name in names]
+    if joint == "variables":
+        every, joint = [_stacked(every, group)], True
     out = {}
-    for name in names:
-        draws = draws_of(dataset, name, group, dims)
+    for draws in every:
+        name = draws.name
         chosen = resolve_method(method, draws)
         w = 0
         if chosen == "knn":
@@ -846,6 +855,25 @@ def entropy(
     result = xr.Dataset(out)
     result.attrs.update(units=UNITS, group=group, error=ERROR_MEANING)
     return result
+
+
+def _stacked(every: list[Draws], group: str) -> Draws:
+    """The draws of several variables side by side, one point per draw."""
+    if len({draws.discrete for draws in every}) > 1:
+        raise ValueError(
+            "joint='variables' needs all the variables discrete or all continuous; the joint "
+            "entropy of a mix is neither a count nor a differential entropy."
+        )
+    values = np.hstack([draws.values for draws in every])
+    return Draws(
+        name="(" + ", ".join(draws.name for draws in every) + ")",
+        group=group,
+        values=values if every[0].discrete else values.astype(float),
+        chains=every[0].chains,
+        dims=(),
+        shape=(),
+        coords={},
+    )
 
 
 def _per_variable(draws: Draws, method: str, joint: bool, estimate) -> xr.DataArray:
