@@ -345,10 +345,25 @@ def test_smc_reads_sample_smc_output():
     model, exact = normal_model()
     with model:
         smc = pm.sample_smc(1000, chains=4, random_seed=2, progressbar=False)
-    result = psm.free_energy(smc, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EvidenceWarning)
+        result = psm.free_energy(smc, model)
     assert result.method == "smc" and result.per_chain.shape == (4,)
     assert abs(result.log_evidence - exact) < max(0.05, 4 * result.error)
     assert np.isfinite(result.energy)
+    check = result.diagnostics["bridge_on_particles"]
+    assert abs(check["log_evidence"] - exact) < max(0.05, 4 * check["error"])
+    assert "not a full error bar" in repr(result)
+    # stage ratios that do not match the particles (a run that missed the posterior)
+    stats = smc["sample_stats"].to_dataset()
+    shifted = stats["log_marginal_likelihood"].copy()
+    shifted.values = np.array(
+        [[np.asarray(stage, dtype=float) + 3.0 for stage in row] for row in shifted.values],
+        dtype=object,
+    )
+    smc["sample_stats"] = stats.assign(log_marginal_likelihood=shifted)
+    with pytest.warns(EvidenceWarning, match="bridge sampling on its own final particles"):
+        psm.free_energy(smc, model)
 
 
 def test_wbic_is_the_tempered_mean_energy():
