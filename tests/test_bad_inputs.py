@@ -107,3 +107,32 @@ def test_a_long_lattice_is_refused_by_name_not_by_overflow():
         psm.ising_log_partition(1.0, h=0.1, lattice=(20, 2000))
     log_z = psm.ising_log_partition(1.0, h=0.1, beta=0.2, lattice=(3, 2000), boundary="open")
     assert np.isfinite(float(log_z.eval()))
+
+
+def test_unhelpful_errors_now_name_the_mistake():
+    """Inputs that used to fail with a raw NumPy or PyTensor error (issue 16's list)."""
+    import xarray as xr
+
+    with pytest.raises(ValueError, match=r"shapes \(2,\) and \(3,\), which do not broadcast"):
+        psm.kl_divergence(
+            psm.NaturalCategorical.dist(eta=[0.0, 1.0]),
+            psm.NaturalCategorical.dist(eta=[0.0, 1.0, 2.0]),
+        )
+    # batch shapes that broadcast still work
+    kl = psm.kl_divergence(pm.Poisson.dist([1.0, 2.0, 3.0]), pm.Poisson.dist([2.0])).eval()
+    assert kl.shape == (3,) and kl[1] == 0.0
+    with pytest.raises(TypeError, match=r"Expected a PyMC random variable.*got float 1.0"):
+        psm.entropy(1.0)
+    with pytest.raises(TypeError, match=r"support: give a tuple.*not str 'banana'"):
+        psm.ExponentialFamily(
+            name="x", statistics=lambda x: x, log_partition=lambda e: e, support="banana"
+        )
+    solution = psm.maxent_solve(psm.Discrete(range(1, 7)), psm.mean(4.5))  # one, not a list
+    assert float(solution.moments[0]) == pytest.approx(4.5, abs=1e-8)
+    with pytest.raises(ValueError, match=r"betas must be finite"):
+        psm.sample_power_posteriors(pm.Model(), betas=[0, np.nan, 1])
+    data = xr.Dataset(
+        {"a": (("chain", "draw"), np.zeros((1, 10))), "b": (("chain", "draw"), np.ones((1, 10)))}
+    )
+    with pytest.raises(ValueError, match="x must name at least one variable"):
+        psm.stats.mutual_information(data, [], "b")

@@ -88,6 +88,8 @@ def check_ladder(betas) -> np.ndarray | str:
     if np.ndim(betas) == 0:
         return default_ladder(betas)
     betas = np.asarray(betas, dtype=float)
+    if not np.all(np.isfinite(betas)):
+        raise ValueError(f"betas must be finite, got {np.array2string(betas, threshold=8)}.")
     if betas.ndim != 1 or len(betas) < 2:
         raise ValueError(
             f"betas must be a 1-d array with at least 2 rungs, got shape {betas.shape}."
@@ -321,10 +323,10 @@ def sample_power_posteriors(
     >>> tree["tempering"]["log_likelihood"].sizes
     Frozen({'beta': 4, 'chain': 2, 'draw': 200})
     """
+    betas = check_ladder(betas)
     model = pm.modelcontext(model)
     terms = ModelTerms(model)
     terms.require_proper_prior("sample_power_posteriors")
-    betas = check_ladder(betas)
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) != value or value < (1 if name != "tune" else 0):
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")

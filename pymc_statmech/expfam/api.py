@@ -80,6 +80,11 @@ def family_form(rv: TensorVariable) -> FamilyForm:
     NotImplementedError
         If the variable's distribution has no exponential-family form registered.
     """
+    if not isinstance(rv, TensorVariable):
+        raise TypeError(
+            f"Expected a PyMC random variable (pm.Normal.dist(...), a Natural* .dist(...) or a "
+            f"model variable), got {type(rv).__name__} {rv!r}."
+        )
     if rv.owner is None:
         raise TypeError(f"{rv} is not a random variable (it has no distribution).")
     _rng, _size, *params = rv.owner.inputs
@@ -260,7 +265,24 @@ def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, Fami
             f"No closed form between a {fp.family.name} and a {fq.family.name} distribution: "
             f"the generic Bregman formula needs both in the same exponential family{hint}."
         )
+    # components (K categories, d dimensions) or batch shapes that cannot broadcast: say so
+    # before an Elemwise shape error does
+    for a, b in zip(_components(fp.natural), _components(fq.natural), strict=True):
+        for length_p, length_q in zip(a.type.shape[::-1], b.type.shape[::-1], strict=False):
+            if None not in (length_p, length_q) and 1 not in (length_p, length_q):
+                if length_p != length_q:
+                    raise ValueError(
+                        f"{fp.family.name}: the natural parameters of p and q have shapes "
+                        f"{a.type.shape} and {b.type.shape}, which do not broadcast (a different "
+                        "number of components, or batch shapes that do not match)."
+                    )
     return fp, fq
+
+
+def _components(natural) -> list[TensorVariable]:
+    """The natural parameter's tensors (one, or a tuple of them)."""
+    parts = natural if isinstance(natural, tuple | list) else (natural,)
+    return [pt.as_tensor_variable(part) for part in parts]
 
 
 def _check_same_fixed(value: TensorVariable, fp: FamilyForm, fq: FamilyForm) -> TensorVariable:

@@ -139,6 +139,11 @@ def ExponentialFamily(
     0.9420342422
     """
     values = None
+    if isinstance(support, str) or not np.iterable(support):
+        raise TypeError(
+            "support: give a tuple (lower, upper) for a continuous family or a list of at least "
+            f"two integer values for a discrete one, not {type(support).__name__} {support!r}."
+        )
     if isinstance(support, tuple) and len(support) == 2:
         lower, upper = float(support[0]), float(support[1])
         if not lower < upper:

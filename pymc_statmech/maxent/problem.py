@@ -96,6 +96,14 @@ class MaxEntProblem:
                 f"maxent: domain must be psm.Discrete, psm.Integers, psm.Interval, "
                 f"psm.HalfLine, psm.RealLine or psm.Circle, got {self.domain!r}."
             )
+        # one constraint alone is a list of one (maxent_solve(die, psm.mean(4.5)))
+        if isinstance(self.constraints, Constraint):
+            self.constraints = [self.constraints]
+        if not np.iterable(self.constraints):
+            raise TypeError(
+                "maxent: constraints must be a list of psm.mean, psm.moment, psm.expect, "
+                f"psm.interval_mass or psm.quantile results, got {self.constraints!r}."
+            )
         self.constraints = list(self.constraints)
         for c in self.constraints:
             if not isinstance(c, Constraint):

@@ -1041,6 +1041,12 @@ def mutual_information(
     tree = as_datatree(data)
     dataset = get_group(tree, group)
     dims = sample_dims_of(dataset, sample_dims, group)
+    for side, names in (("x", x), ("y", y)):
+        if names is None or (not isinstance(names, str) and len(list(names)) == 0):
+            raise ValueError(
+                f"mutual_information: {side} must name at least one variable of the {group!r} "
+                f"group (it has {list(dataset.data_vars)}), got {names!r}."
+            )
     x_names = select_vars(dataset, x, group)
     y_names = select_vars(dataset, y, group)
     overlap = sorted(set(x_names) & set(y_names))
