@@ -136,3 +136,17 @@ def test_unhelpful_errors_now_name_the_mistake():
     )
     with pytest.raises(ValueError, match="x must name at least one variable"):
         psm.stats.mutual_information(data, [], "b")
+
+
+def test_maxent_failures_name_their_real_cause():
+    """Issue 16's misleading diagnoses: a variance lost to float64 cancellation was called "not
+    normalisable", an integer mean beyond the truncation limit "not log-concave"."""
+    with pytest.raises(psm.InfeasibleConstraintsError, match=r"below float64's resolution.*centre"):
+        psm.maxent_solve(psm.RealLine(), [psm.mean(1e8), psm.moment(2, 1e16 + 1)])
+    with pytest.raises(psm.InfeasibleConstraintsError, match=r"1e\+08 standard deviations.*centre"):
+        psm.maxent_solve(psm.RealLine(), [psm.mean(1e8), psm.moment(2, 1.0, about=1e8)])
+    with pytest.raises(psm.InfeasibleConstraintsError, match="mass beyond the 4194304 terms"):
+        psm.maxent_solve(psm.Integers(0), [psm.mean(1e6)])
+    # centred as the message says, the same distribution is a standard normal shifted
+    centred = psm.maxent_solve(psm.RealLine(), [psm.mean(0.0), psm.moment(2, 1.0)])
+    assert float(centred.entropy) == pytest.approx(0.5 * np.log(2 * np.pi * np.e), abs=1e-8)

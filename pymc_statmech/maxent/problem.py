@@ -488,6 +488,29 @@ def _in_hull(T: np.ndarray, logw: np.ndarray, target: np.ndarray) -> bool:
 
 def _non_normalisable_reason(problem, grid, T, logw, target) -> str:
     domain = problem.domain
+    names = [c.name for c in problem]
+    if "E[x]" in names:  # a spread too small for float64 at this location
+        m = float(target[names.index("E[x]")])
+        centre = (
+            f"centre the variable: solve for z = x - {m:.6g} (E[z] = 0 and the spread as E[z^2]) "
+            "and shift the draws."
+        )
+        if "E[x^2]" in names:
+            m2 = float(target[names.index("E[x^2]")])
+            # within a few ulps of zero where an ulp is not negligible: lost, not negative
+            if abs(m2 - m * m) <= 8 * np.spacing(m2) and np.spacing(m2) > 1e-12:
+                return (
+                    f"the implied variance E[x^2] - E[x]^2 = {m2 - m * m:.3g} is below float64's "
+                    f"resolution at E[x^2] = {m2:.6g} (spacing {np.spacing(m2):.3g}), so the "
+                    f"targets cannot say it; {centre}"
+                )
+        for name, value in zip(names, target, strict=True):
+            if name.startswith("E[(x - ") and name.endswith(")^2]") and value > 0:
+                if abs(m) > 1e6 * np.sqrt(float(value)):
+                    return (
+                        f"the distribution sits {abs(m) / np.sqrt(float(value)):.3g} standard "
+                        f"deviations from 0, beyond what the quadrature can resolve; {centre}"
+                    )
     if len(problem) and not _in_hull(T, logw, np.asarray(target, dtype=float)):
         return (
             "the targets are jointly infeasible: no distribution on this support has these "
@@ -511,6 +534,14 @@ def _integer_grid(problem, evaluate, free, target, strict):
     for c, value in zip(problem, target, strict=True):
         if c.name.startswith("E[x"):
             cutoff = max(cutoff, int(domain.lower + 64 * (abs(value) + 1)))
+    if cutoff > _MAX_CUTOFF and strict:
+        _fail(
+            problem,
+            target,
+            f"the targets put mass beyond the {_MAX_CUTOFF} terms this solver sums exactly "
+            f"(these targets need about {cutoff} terms): rescale the variable, e.g. model it "
+            "in thousands, or on a continuous psm.HalfLine.",
+        )
     lam = None
     while cutoff <= _MAX_CUTOFF:
         grid = domain.grid(cutoff=cutoff)
@@ -527,8 +558,9 @@ def _integer_grid(problem, evaluate, free, target, strict):
     _fail(
         problem,
         target,
-        f"no truncation up to {_MAX_CUTOFF} terms has a provably negligible tail; the "
-        "distribution is not normalisable with these constraints or its tail is not log-concave.",
+        f"no truncation up to {_MAX_CUTOFF} terms has a provably negligible tail: the targets "
+        f"put mass beyond {_MAX_CUTOFF} terms (rescale the variable), or the distribution is "
+        "not normalisable with these constraints, or its tail is not log-concave.",
     )
 
 
