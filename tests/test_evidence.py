@@ -837,3 +837,48 @@ def test_adaptive_ladder_places_rungs_by_the_effective_sample_size():
     assert tree["tempering"].attrs["ladder"] == "adaptive"
     result = psm.free_energy(tree, method="stepping_stone")
     assert abs(result.log_evidence - exact) < 3 * result.error
+
+
+def _normal_thermodynamics(betas):
+    """Closed forms on the normal-mean model: theta ~ N(0, s0^2), y_i ~ N(theta, s^2)."""
+    n, ybar = Y_NORMAL.size, Y_NORMAL.mean()
+    spread = np.sum((Y_NORMAL - ybar) ** 2)
+    const = -0.5 * n * np.log(2 * np.pi * SIGMA**2) - spread / (2 * SIGMA**2)
+    precision = 1 / SIGMA0**2 + betas * n / SIGMA**2
+    offset = betas * n * ybar / SIGMA**2 / precision - ybar  # E_beta[theta] - ybar
+    a = n / (2 * SIGMA**2)  # log L = const - a (theta - ybar)^2
+    mean_log_l = const - a * (offset**2 + 1 / precision)
+    var_log_l = a**2 * (2 / precision**2 + 4 * offset**2 / precision)
+    k = betas * n / SIGMA**2
+    log_z = betas * const - 0.5 * np.log1p(k * SIGMA0**2) - k * ybar**2 / (2 * (1 + k * SIGMA0**2))
+    return {
+        "energy": -mean_log_l,
+        "heat_capacity": betas**2 * var_log_l,
+        "free_energy": -log_z,
+        "kl": betas * mean_log_l - log_z,
+    }
+
+
+def test_thermodynamics_matches_the_closed_forms():
+    """Every curve of psm.thermodynamics against the normal-mean model's closed forms, on exact
+    power-posterior draws (log Z(1) is also the conjugate evidence)."""
+    betas = psm.default_ladder(16)
+    thermo = psm.thermodynamics(_exact_ladder(betas, 2000, seed=8))
+    exact = _normal_thermodynamics(betas)
+    _, evidence = normal_model()
+    assert exact["free_energy"][-1] == pytest.approx(-evidence, abs=1e-10)
+    for name, values in exact.items():
+        value = thermo[name].sel(estimate="value").values
+        error = thermo[name].sel(estimate="error").values
+        # 4 errors per point, 16 points: a family-wise level of about 1e-3
+        assert np.all(np.abs(value - values) <= 4 * error + 1e-12), name
+    assert thermo["kl"].sel(estimate="value").values[0] == 0.0
+
+
+def test_plot_thermodynamics_draws_three_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    thermo = psm.thermodynamics(_exact_ladder(psm.default_ladder(8), 200, seed=9))
+    axes = psm.plot_thermodynamics(thermo)
+    assert len(axes) == 3 and all(len(axis.lines) == 1 for axis in axes)

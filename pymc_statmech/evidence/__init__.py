@@ -3,6 +3,7 @@
 from pymc_statmech.evidence.estimators import EvidenceWarning, free_energy
 from pymc_statmech.evidence.result import BayesFactor, FreeEnergy, ThermodynamicCurve, bayes_factor
 from pymc_statmech.evidence.tempering import default_ladder, sample_power_posteriors
+from pymc_statmech.evidence.thermodynamics import plot_thermodynamics, thermodynamics
 
 __all__ = [
     "BayesFactor",
@@ -12,5 +13,7 @@ __all__ = [
     "bayes_factor",
     "default_ladder",
     "free_energy",
+    "plot_thermodynamics",
     "sample_power_posteriors",
+    "thermodynamics",
 ]

@@ -504,7 +504,8 @@ def _prior_mass_message(log_mass: float, log_mass_error: float, log_z: float) ->
 # -- ladder methods --
 
 
-def _ladder(tree):
+def ladder_log_likelihood(tree) -> tuple[np.ndarray, np.ndarray]:
+    """``(betas, log L)`` of a ladder, ``log L`` as ``(beta, chain, draw)``, validated."""
     tempering = get_group(
         tree, "tempering", "Ladder methods need the output of psm.sample_power_posteriors."
     )
@@ -532,15 +533,23 @@ def _curve(betas, values) -> ThermodynamicCurve:
     )
 
 
-def _stepping_stone_estimate(betas, values):
-    """``(log Z, error)`` from one set of rungs (``values``: ``(beta, chain, draw)``)."""
-    log_z, variance = 0.0, 0.0
+def stepping_stone_steps(betas, values) -> tuple[np.ndarray, np.ndarray]:
+    """Each rung's ratio ``log Z_k / Z_{k-1} = log E_{k-1}[L^(beta_k - beta_{k-1})]`` and its
+    variance (delta method with the ESS of the weights), from ``values`` ``(beta, chain, draw)``
+    of ``log L``; ``log Z_k / Z_0`` is their cumulative sum (Xie et al. 2011)."""
+    log_ratios, variances = np.zeros(len(betas) - 1), np.zeros(len(betas) - 1)
     for k in range(1, len(betas)):
         step = (betas[k] - betas[k - 1]) * values[k - 1]
-        log_z += float(_log_mean_exp(step))
+        log_ratios[k - 1] = float(_log_mean_exp(step))
         weights = np.exp(step - step.max())
-        variance += weights.var(ddof=1) / (weights.mean() ** 2 * _ess(weights))
-    return log_z, float(np.sqrt(variance))
+        variances[k - 1] = weights.var(ddof=1) / (weights.mean() ** 2 * _ess(weights))
+    return log_ratios, variances
+
+
+def _stepping_stone_estimate(betas, values):
+    """``(log Z, error)`` from one set of rungs (``values``: ``(beta, chain, draw)``)."""
+    log_ratios, variances = stepping_stone_steps(betas, values)
+    return float(log_ratios.sum()), float(np.sqrt(variances.sum()))
 
 
 #: Pareto k of ``-log L`` under the prior above which ``Var_0[log L]`` is infinite.
@@ -610,7 +619,7 @@ def _ti_with_checks(betas, values):
 
 
 def _ladder_method(tree, method):
-    betas, values = _ladder(tree)
+    betas, values = ladder_log_likelihood(tree)
     if method == "stepping_stone":
         log_z, error = _stepping_stone_estimate(betas, values)
         per_chain_fn = _stepping_stone_estimate

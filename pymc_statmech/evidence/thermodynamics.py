@@ -1,0 +1,159 @@
+r"""The thermodynamics of a posterior: energy, heat capacity, free energy and entropy over beta.
+
+The power posterior :math:`p_\beta(\theta) \propto p(\theta) L(\theta)^\beta` is a Boltzmann
+distribution at inverse temperature :math:`\beta` with energy :math:`-\log L`, in the potential of
+the prior. Its thermodynamic functions, estimated on a ladder of :func:`sample_power_posteriors`:
+
+.. math::
+
+    U(\beta) = E_\beta[-\log L], \qquad
+    C(\beta) = \beta^2 \mathrm{Var}_\beta[\log L] = -\beta^2 \frac{dU}{d\beta}, \qquad
+    F(\beta) = -\log Z(\beta), \qquad
+    \mathrm{KL}(p_\beta \| p_0) = \beta E_\beta[\log L] - \log \frac{Z(\beta)}{Z(0)},
+
+the last being the entropy deficit of the tempered posterior relative to the prior (its
+information gain at temperature :math:`1/\beta`). A peak of the heat capacity marks where the
+posterior changes shape (a mixture's components separating), as a phase transition does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from pymc_statmech._data import as_datatree
+from pymc_statmech.evidence.estimators import (
+    _mean_and_mcse,
+    ladder_log_likelihood,
+    stepping_stone_steps,
+)
+from pymc_statmech.stats.entropy import estimate_array
+
+__all__ = ["plot_thermodynamics", "thermodynamics"]
+
+
+def thermodynamics(ladder) -> xr.Dataset:
+    r"""Energy, heat capacity, free energy and relative entropy of the power posteriors.
+
+    Parameters
+    ----------
+    ladder : xarray.DataTree
+        The output of :func:`sample_power_posteriors` (its ``tempering`` group).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``beta``, each with a trailing ``estimate`` dimension (``value``, ``error``; the
+        error a Monte Carlo standard error, nats):
+
+        * ``energy`` :math:`U(\beta) = E_\beta[-\log L]`: mean and ESS-based MCSE per rung;
+        * ``heat_capacity`` :math:`C(\beta) = \beta^2\mathrm{Var}_\beta[\log L]`: the error of the
+          variance from the ESS of the squared deviations;
+        * ``free_energy`` :math:`F(\beta) = -\log Z(\beta)`: cumulative stepping-stone ratios
+          from the prior (plus the log of the prior's mass when a transform cuts its support,
+          so that :math:`F(1)` is the model's free energy as :func:`free_energy` reports it);
+        * ``kl`` :math:`\mathrm{KL}(p_\beta\,\|\,p_0) = \beta E_\beta[\log L]
+          - \log(Z(\beta)/Z(0))`, against the prior normalised to one.
+
+    References
+    ----------
+    Friel, N. & Pettitt, A. N. (2008). Marginal likelihood estimation via power posteriors.
+    *JRSS B* 70, 589-607. Gelman, A. & Meng, X.-L. (1998). Simulating normalizing constants.
+    *Statistical Science* 13, 163-185.
+
+    Examples
+    --------
+    >>> import pymc as pm, pymc_statmech as psm
+    >>> with pm.Model() as model:
+    ...     mu = pm.Normal("mu", 0, 1)
+    ...     _ = pm.Normal("y", mu, 1, observed=[0.3, -0.1, 0.5])
+    >>> ladder = psm.sample_power_posteriors(model, betas=8, draws=500, tune=500,
+    ...                                      random_seed=1, progressbar=False)
+    >>> thermo = psm.thermodynamics(ladder)
+    >>> sorted(thermo.data_vars)
+    ['energy', 'free_energy', 'heat_capacity', 'kl']
+    """
+    tree = as_datatree(ladder, "ladder")
+    betas, values = ladder_log_likelihood(tree)
+    attrs = tree["tempering"].attrs
+    log_mass = float(attrs.get("log_prior_mass", 0.0))
+    log_mass_error = float(attrs.get("log_prior_mass_error", 0.0))
+    if not np.isfinite(log_mass):  # mass unknown: the prior normalised on its support
+        log_mass, log_mass_error = 0.0, 0.0
+
+    energy = np.full((len(betas), 2), np.nan)
+    heat = np.full((len(betas), 2), np.nan)
+    for k, rung in enumerate(values):
+        if np.all(np.isfinite(rung)):
+            mean, mcse = _mean_and_mcse(-rung)
+            energy[k] = mean, mcse
+            deviations = (rung - rung.mean()) ** 2
+            variance, variance_error = _mean_and_mcse(deviations)
+            correction = rung.size / (rung.size - 1)  # unbiased variance
+            heat[k] = betas[k] ** 2 * correction * np.array([variance, variance_error])
+    log_ratios, variances = stepping_stone_steps(betas, values)
+    log_z = np.r_[0.0, np.cumsum(log_ratios)]
+    log_z_error = np.sqrt(np.r_[0.0, np.cumsum(variances)])
+    # beta E_beta[log L] is 0 at beta = 0 even where log L = -inf at some prior draws
+    beta_mean = np.where(betas > 0, -betas * energy[:, 0], 0.0)
+    kl = beta_mean - log_z
+    kl_error = np.hypot(np.where(betas > 0, betas * energy[:, 1], 0.0), log_z_error)
+
+    coords = {"beta": betas}
+    units = {"units": "nat"}
+    return xr.Dataset(
+        {
+            "energy": estimate_array(
+                energy[:, 0],
+                energy[:, 1],
+                ("beta",),
+                coords,
+                {**units, "long_name": "U = E[-log L]"},
+            ),
+            "heat_capacity": estimate_array(
+                heat[:, 0], heat[:, 1], ("beta",), coords, {"long_name": "C = beta^2 Var[log L]"}
+            ),
+            "free_energy": estimate_array(
+                -(log_z + log_mass),
+                np.hypot(log_z_error, log_mass_error),
+                ("beta",),
+                coords,
+                {**units, "long_name": "F = -log Z(beta)"},
+            ),
+            "kl": estimate_array(
+                kl, kl_error, ("beta",), coords, {**units, "long_name": "KL(p_beta || prior)"}
+            ),
+        },
+        attrs={"error": "Monte Carlo standard error", "log_prior_mass": log_mass},
+    )
+
+
+def plot_thermodynamics(thermo: xr.Dataset, axes=None):
+    """Plot energy, heat capacity and relative entropy against beta, with +/- 2 error bands.
+
+    ``thermo`` is the output of :func:`thermodynamics`. Returns the three matplotlib axes.
+    """
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("energy", r"$U(\beta) = E_\beta[-\log L]$ (nats)"),
+        ("heat_capacity", r"$C(\beta) = \beta^2\,\mathrm{Var}_\beta[\log L]$"),
+        ("kl", r"$\mathrm{KL}(p_\beta\,\|\,\mathrm{prior})$ (nats)"),
+    ]
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != 3:
+        raise ValueError(f"plot_thermodynamics needs 3 axes, got {len(axes)}.")
+    beta = thermo["beta"].values
+    for axis, (name, label) in zip(axes, panels, strict=True):
+        value = thermo[name].sel(estimate="value").values
+        error = thermo[name].sel(estimate="error").values
+        axis.fill_between(beta, value - 2 * error, value + 2 * error, alpha=0.3, label="+/- 2 MCSE")
+        axis.plot(beta, value, "o-", ms=3)
+        axis.set_xscale("symlog", linthresh=max(1e-3, float(beta[1]) if beta.size > 1 else 1e-3))
+        axis.set_xlabel(r"inverse temperature $\beta$")
+        axis.set_ylabel(label)
+    axes[0].legend(fontsize="small")
+    axes[1].set_title("a peak marks where the posterior changes shape", fontsize="small")
+    return axes
