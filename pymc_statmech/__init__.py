@@ -39,8 +39,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "pymc_statmech.evidence": (
         "BayesFactor", "EvidenceWarning", "FreeEnergy", "ThermodynamicCurve", "bayes_factor",
-        "default_ladder", "free_energy", "plot_thermodynamics", "sample_power_posteriors",
-        "thermodynamics",
+        "default_ladder", "free_energy", "learning_coefficient", "plot_thermodynamics",
+        "sample_power_posteriors", "thermodynamics",
     ),
     "pymc_statmech.boltzmann": (
         "Boltzmann", "Ising", "IsingStructure", "IsingTooLargeError", "binary_to_ising",

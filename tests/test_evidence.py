@@ -882,3 +882,20 @@ def test_plot_thermodynamics_draws_three_panels():
     thermo = psm.thermodynamics(_exact_ladder(psm.default_ladder(8), 200, seed=9))
     axes = psm.plot_thermodynamics(thermo)
     assert len(axes) == 3 and all(len(axis.lines) == 1 for axis in axes)
+
+
+def test_learning_coefficient_of_a_regular_model_is_half_its_dimension():
+    """Normal mean (d = 1): the two-temperature estimate matches the same ratio of the closed-form
+    tempered energies (which is within 0.05 of d/2 = 1/2 at n = 20)."""
+    model, _ = normal_model()
+    result = psm.learning_coefficient(model, draws=2000, tune=1000, random_seed=4)
+    value, error = result["learning_coefficient"].values
+    betas = np.array(result.attrs["betas"])
+    assert betas == pytest.approx(np.array([1.0, 1.5]) / np.log(Y_NORMAL.size))
+    energy = _normal_thermodynamics(betas)["energy"]
+    expected = (energy[0] - energy[1]) / (1 / betas[0] - 1 / betas[1])
+    assert abs(expected - 0.5) < 0.05
+    assert abs(value - expected) < 4 * error
+    assert result.attrs["regular_value"] == 0.5
+    with pytest.raises(ValueError, match="beta0 must be two different positive numbers"):
+        psm.learning_coefficient(model, beta0=(1.0, 1.0))

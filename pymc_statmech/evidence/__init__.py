@@ -3,7 +3,11 @@
 from pymc_statmech.evidence.estimators import EvidenceWarning, free_energy
 from pymc_statmech.evidence.result import BayesFactor, FreeEnergy, ThermodynamicCurve, bayes_factor
 from pymc_statmech.evidence.tempering import default_ladder, sample_power_posteriors
-from pymc_statmech.evidence.thermodynamics import plot_thermodynamics, thermodynamics
+from pymc_statmech.evidence.thermodynamics import (
+    learning_coefficient,
+    plot_thermodynamics,
+    thermodynamics,
+)
 
 __all__ = [
     "BayesFactor",
@@ -13,6 +17,7 @@ __all__ = [
     "bayes_factor",
     "default_ladder",
     "free_energy",
+    "learning_coefficient",
     "plot_thermodynamics",
     "sample_power_posteriors",
     "thermodynamics",

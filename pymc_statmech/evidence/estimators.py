@@ -838,14 +838,19 @@ def _laplace(tree, terms: ModelTerms):
     )
 
 
-def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwargs):
-    """Watanabe's WBIC: E_beta*[-log L] at beta* = 1 / log n (a criterion)."""
+def number_of_observations(terms: ModelTerms, n_obs, what: str) -> int:
+    """``n`` for the 1 / log n temperatures of singular learning theory (at least 2)."""
     n = terms.n_observations if n_obs is None else int(n_obs)
     if n < 2:
         raise ValueError(
-            f"WBIC needs the number of observations n >= 2 (beta* = 1/log n), got {n}; pass n_obs=."
+            f"{what} needs the number of observations n >= 2 (beta = 1/log n), got {n}; pass "
+            "n_obs=."
         )
-    beta = 1.0 / np.log(n)
+    return n
+
+
+def tempered_energy(terms: ModelTerms, beta, draws, tune, chains, random_seed, sample_kwargs):
+    """``(E_beta[-log L], MCSE)`` from ``pm.sample`` on the power posterior at ``beta``."""
     posterior, _ = _sample_rung(
         tempered_model(terms.model),
         beta,
@@ -858,8 +863,15 @@ def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwa
     )
     theta = terms.unconstrain(terms.draws_from(posterior, SAMPLE_DIMS, "posterior"))
     log_likelihood = terms.log_terms(theta)[1].reshape(posterior.sizes["chain"], -1)
-    _check_finite(log_likelihood, "WBIC draws")
-    wbic, error = _mean_and_mcse(-log_likelihood)
+    _check_finite(log_likelihood, f"draws at beta = {beta:.4g}")
+    return _mean_and_mcse(-log_likelihood)
+
+
+def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwargs):
+    """Watanabe's WBIC: E_beta*[-log L] at beta* = 1 / log n (a criterion)."""
+    n = number_of_observations(terms, n_obs, "WBIC")
+    beta = 1.0 / np.log(n)
+    wbic, error = tempered_energy(terms, beta, draws, tune, chains, random_seed, sample_kwargs)
     return FreeEnergy("wbic", -wbic, error, diagnostics={"beta": beta, "n_obs": n})
 
 
