@@ -40,7 +40,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "pymc_statmech.evidence": (
         "BayesFactor", "EvidenceWarning", "FreeEnergy", "ThermodynamicCurve", "bayes_factor",
         "default_ladder", "free_energy", "learning_coefficient", "plot_thermodynamics",
-        "sample_power_posteriors", "thermodynamics",
+        "sample_power_posteriors", "summary", "thermodynamics",
     ),
     "pymc_statmech.boltzmann": (
         "Boltzmann", "Ising", "IsingStructure", "IsingTooLargeError", "binary_to_ising",

@@ -899,3 +899,40 @@ def test_learning_coefficient_of_a_regular_model_is_half_its_dimension():
     assert result.attrs["regular_value"] == 0.5
     with pytest.raises(ValueError, match="beta0 must be two different positive numbers"):
         psm.learning_coefficient(model, beta0=(1.0, 1.0))
+
+
+@pytest.mark.slow
+def test_summary_against_the_normal_mean_closed_forms():
+    """psm.summary on the normal-mean model: log evidence, energy, information gain, posterior
+    entropy, heat capacity at beta = 1 and the ladder's learning coefficient, each against its
+    closed form within 4 of its errors."""
+    model, evidence = normal_model()
+    with model:
+        idata = pm.sample(1000, tune=1000, chains=4, random_seed=11, **SAMPLE)
+        pm.compute_log_likelihood(idata, progressbar=False)
+    n = Y_NORMAL.size
+    ladder = _exact_ladder(psm.default_ladder(16), 2000, seed=10)
+    table = psm.summary(idata, model, ladder=ladder, random_seed=1)
+    closed = _normal_thermodynamics(np.array([1.0, 1 / np.log(n)]))
+    precision = 1 / SIGMA0**2 + n / SIGMA**2
+    exact = {
+        "log_evidence": evidence,
+        "energy": closed["energy"][0],
+        "information_gain": closed["kl"][0],
+        "posterior_entropy": 0.5 * np.log(2 * np.pi * np.e / precision),
+        "heat_capacity": closed["heat_capacity"][0],
+        "effective_parameters": 2 * closed["heat_capacity"][0],
+        "learning_coefficient": closed["heat_capacity"][1],
+    }
+    for name, value in exact.items():
+        row = table.loc[name]
+        # the ladder's value is interpolated between rungs: 2% of slack for that
+        slack = 0.02 * abs(value) if name == "learning_coefficient" else 0.0
+        assert abs(row["value"] - value) < 4 * row["error"] + slack, (name, row["value"], value)
+    assert table.loc["waic_penalty", "value"] == pytest.approx(
+        table.loc["heat_capacity", "value"], rel=0.5
+    )  # one parameter: both near 1/2
+    assert list(table.columns) == ["value", "error", "how"] and table.attrs["notes"] == []
+    bare = psm.summary(idata, model, random_seed=1)
+    assert "learning_coefficient" not in bare.index
+    assert any("learning_coefficient" in note for note in bare.attrs["notes"])

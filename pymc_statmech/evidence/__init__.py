@@ -6,6 +6,7 @@ from pymc_statmech.evidence.tempering import default_ladder, sample_power_poster
 from pymc_statmech.evidence.thermodynamics import (
     learning_coefficient,
     plot_thermodynamics,
+    summary,
     thermodynamics,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "learning_coefficient",
     "plot_thermodynamics",
     "sample_power_posteriors",
+    "summary",
     "thermodynamics",
 ]

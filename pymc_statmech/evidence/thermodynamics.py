@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pymc_statmech._data import as_datatree
+from pymc_statmech._data import SAMPLE_DIMS, as_datatree, get_group
 from pymc_statmech.evidence.estimators import (
     _mean_and_mcse,
+    free_energy,
     ladder_log_likelihood,
     number_of_observations,
     stepping_stone_steps,
@@ -33,7 +34,7 @@ from pymc_statmech.evidence.tempering import _rung_seeds
 from pymc_statmech.evidence.terms import ModelTerms
 from pymc_statmech.stats.entropy import estimate_array
 
-__all__ = ["learning_coefficient", "plot_thermodynamics", "thermodynamics"]
+__all__ = ["learning_coefficient", "plot_thermodynamics", "summary", "thermodynamics"]
 
 
 def thermodynamics(ladder) -> xr.Dataset:
@@ -244,3 +245,110 @@ def learning_coefficient(
     return xr.Dataset(
         {"learning_coefficient": estimate_array(value, error, attrs=attrs)}, attrs=attrs
     )
+
+
+def summary(idata, model=None, *, ladder=None, random_seed=None):
+    r"""What the statistical-mechanics view says about a fitted model, in one table.
+
+    Rows (nats unless said otherwise), each with its Monte Carlo error and how it was estimated:
+
+    * ``log_evidence`` :math:`\log Z = -F` and ``energy`` :math:`U = E_\text{post}[-\log L]`
+      (:func:`free_energy`, bridge sampling, with its checks and warnings);
+    * ``information_gain`` :math:`\mathrm{KL}(\text{post}\,\|\,\text{prior}) = -U - \log Z`;
+    * ``posterior_entropy`` :math:`H = -\mathrm{KL} - E_\text{post}[\log p(\theta)]`, exact in
+      the prior, in the model's own (constrained) variables;
+    * ``heat_capacity`` :math:`C(1) = \mathrm{Var}_\text{post}[\log L]` and
+      ``effective_parameters`` :math:`2C(1)` (:math:`d` for a regular model with enough data:
+      the posterior is then Gaussian in :math:`d` dimensions; Gelman et al.'s :math:`p_V`);
+    * ``waic_penalty`` :math:`\sum_i \mathrm{Var}_\text{post}[\log p(y_i\mid\theta)]`, for
+      comparison, when ``idata`` has a ``log_likelihood`` group;
+    * ``learning_coefficient`` :math:`\lambda \approx C(\beta)` at :math:`\beta = 1/\log n`
+      (since :math:`E_\beta[-\log L] \approx nL_n + \lambda/\beta`), when a ``ladder`` from
+      :func:`sample_power_posteriors` is given (interpolated in :math:`\log\beta` between rungs).
+
+    Rows that need more than was passed are left out, and ``result.attrs["notes"]`` says why.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree or InferenceData
+        ``pm.sample`` output of ``model``.
+    model : pymc.Model, optional
+        The model (the context model when omitted).
+    ladder : xarray.DataTree, optional
+        ``psm.sample_power_posteriors`` output, for the learning coefficient.
+    random_seed : int, optional
+        Seeds the bridge sampling.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the quantities; columns ``value``, ``error``, ``how``.
+
+    References
+    ----------
+    Watanabe, S. (2013). A widely applicable Bayesian information criterion. *JMLR* 14,
+    867-897. Gelman, A. et al. (2013). *Bayesian Data Analysis*, 3rd ed., section 7.2.
+    """
+    import pandas as pd
+    import pymc as pm
+
+    model = pm.modelcontext(model)
+    tree = as_datatree(idata, "idata")
+    result = free_energy(tree, model, random_seed=random_seed)
+    terms = ModelTerms(model)
+    posterior = get_group(tree, "posterior")
+    theta = terms.unconstrain(terms.draws_from(posterior, SAMPLE_DIMS, "posterior"))
+    n_chains = posterior.sizes["chain"]
+    log_prior_u, log_likelihood = terms.log_terms(theta)
+    log_prior = (log_prior_u - terms.log_jacobian(theta)).reshape(n_chains, -1)
+    log_likelihood = log_likelihood.reshape(n_chains, -1)
+    log_mass = result.diagnostics.get("log_prior_mass", 0.0)
+    rows, notes = {}, []
+    rows["log_evidence"] = (result.log_evidence, result.error, f"{result.method} (psm.free_energy)")
+    rows["energy"] = (result.energy, result.energy_error, "posterior mean of -log L")
+    rows["information_gain"] = (result.kl, result.kl_error, "identity KL = -U - log Z")
+    mean_log_prior, mean_log_prior_error = _mean_and_mcse(log_prior)
+    rows["posterior_entropy"] = (
+        -result.kl - mean_log_prior + log_mass,
+        float(np.hypot(result.kl_error, mean_log_prior_error)),
+        "-KL - E_post[log prior], the model's own variables",
+    )
+    deviations = (log_likelihood - log_likelihood.mean()) ** 2
+    variance, variance_error = _mean_and_mcse(deviations)
+    rows["heat_capacity"] = (variance, variance_error, "Var_post[log L]")
+    rows["effective_parameters"] = (2 * variance, 2 * variance_error, "2 Var_post[log L]")
+    if "log_likelihood" in tree.children:
+        pointwise = [
+            value.transpose("chain", "draw", ...).values.reshape(
+                value.sizes["chain"] * value.sizes["draw"], -1
+            )
+            for value in tree["log_likelihood"].to_dataset().data_vars.values()
+        ]
+        penalty = float(sum(np.var(p, axis=0, ddof=1).sum() for p in pointwise))
+        rows["waic_penalty"] = (penalty, np.nan, "sum of pointwise Var_post[log p(y_i | theta)]")
+    else:
+        notes.append("waic_penalty: no log_likelihood group (pm.compute_log_likelihood adds it).")
+    if ladder is not None:
+        thermo = thermodynamics(ladder)
+        n = number_of_observations(terms, None, "The learning coefficient")
+        beta = 1.0 / np.log(n)
+        betas = thermo["beta"].values
+        heat = thermo["heat_capacity"]
+        inside = betas > 0
+        value = np.interp(np.log(beta), np.log(betas[inside]), heat.sel(estimate="value")[inside])
+        error = np.interp(np.log(beta), np.log(betas[inside]), heat.sel(estimate="error")[inside])
+        rows["learning_coefficient"] = (
+            float(value),
+            float(error),
+            f"heat capacity at beta = 1/log n = {beta:.3g} (ladder); regular: d/2 = "
+            f"{terms.dim / 2:g}",
+        )
+    else:
+        notes.append(
+            "learning_coefficient: needs ladder= (psm.sample_power_posteriors), or call "
+            "psm.learning_coefficient(model)."
+        )
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "error", "how"])
+    table.attrs["notes"] = notes
+    table.attrs["warnings"] = list(result.warnings)
+    return table
