@@ -39,7 +39,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "pymc_statmech.evidence": (
         "BayesFactor", "EvidenceWarning", "FreeEnergy", "ThermodynamicCurve", "bayes_factor",
-        "default_ladder", "free_energy", "learning_coefficient", "plot_thermodynamics",
+        "default_ladder", "free_energy", "learning_coefficient", "pac_bayes_bound",
+        "plot_thermodynamics",
         "sample_power_posteriors", "summary", "thermodynamics",
     ),
     "pymc_statmech.boltzmann": (

@@ -936,3 +936,66 @@ def test_summary_against_the_normal_mean_closed_forms():
     bare = psm.summary(idata, model, random_seed=1)
     assert "learning_coefficient" not in bare.index
     assert any("learning_coefficient" in note for note in bare.attrs["notes"])
+
+
+@pytest.mark.parametrize("bound", ["maurer", "mcallester", "catoni"])
+def test_pac_bayes_bound_covers_the_true_risk(bound):
+    """400 simulated data sets (n = 50 Bernoulli(0.3) draws, Beta(1, 1) prior, exact posterior
+    draws and exact KL): the bound on the Gibbs risk of the squared loss (y - p)^2, known in
+    closed form, holds in at least 1 - delta of them, and is not vacuous (mean slack measured:
+    Maurer 0.24, McAllester 0.25, Catoni with C = 1 0.18)."""
+    from scipy.special import digamma
+
+    rng = np.random.default_rng(12)
+    n, p_true, delta = 50, 0.3, 0.05
+    held, slack = 0, []
+    for _ in range(400):
+        y = rng.binomial(1, p_true, n)
+        a, b = 1 + y.sum(), 1 + n - y.sum()
+        draws = rng.beta(a, b, size=(1, 1000))
+        tree = xr.DataTree.from_dict(
+            {
+                "posterior": xr.Dataset({"p": (("chain", "draw"), draws)}),
+                "observed_data": xr.Dataset({"y": ("obs", y)}),
+            }
+        )
+        kl = (
+            betaln(1, 1)
+            - betaln(a, b)
+            + (a - 1) * digamma(a)
+            + (b - 1) * digamma(b)
+            - (a + b - 2) * digamma(a + b)
+        )
+        result = psm.pac_bayes_bound(
+            tree,
+            lambda post, obs: (obs["y"][None, :] - post["p"][:, None]) ** 2,
+            kl=kl,
+            delta=delta,
+            bound=bound,
+        )
+        mean, second = a / (a + b), a * (a + 1) / ((a + b) * (a + b + 1))
+        risk = p_true * (1 - 2 * mean + second) + (1 - p_true) * second
+        value = float(result["bound"])
+        held += value >= risk
+        slack.append(value - risk)
+    assert held / 400 >= 1 - delta
+    # non-vacuous: below half the trivial bound of 1 (the risk itself is about 0.22)
+    assert np.mean(slack) + 0.22 < 0.5
+
+
+def test_pac_bayes_bound_refuses_what_it_cannot_bound():
+    y = np.array([0, 1, 1])
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"p": (("chain", "draw"), RNG.random((1, 20)))}),
+            "observed_data": xr.Dataset({"y": ("obs", y)}),
+        }
+    )
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        psm.pac_bayes_bound(tree, lambda post, obs: 2.0 + 0 * post["p"][:, None] * obs["y"], kl=1.0)
+    with pytest.raises(ValueError, match="needs clip > 0"):
+        psm.pac_bayes_bound(tree, "log", kl=1.0)
+    with pytest.raises(ValueError, match="bound must be one of"):
+        psm.pac_bayes_bound(
+            tree, lambda post, obs: 0 * post["p"][:, None] * obs["y"], kl=1.0, bound="x"
+        )

@@ -1,6 +1,7 @@
 """The evidence as a free energy: power posteriors, estimators of log Z, and the result object."""
 
 from pymc_statmech.evidence.estimators import EvidenceWarning, free_energy
+from pymc_statmech.evidence.generalisation import pac_bayes_bound
 from pymc_statmech.evidence.result import BayesFactor, FreeEnergy, ThermodynamicCurve, bayes_factor
 from pymc_statmech.evidence.tempering import default_ladder, sample_power_posteriors
 from pymc_statmech.evidence.thermodynamics import (
@@ -19,6 +20,7 @@ __all__ = [
     "default_ladder",
     "free_energy",
     "learning_coefficient",
+    "pac_bayes_bound",
     "plot_thermodynamics",
     "sample_power_posteriors",
     "summary",
