@@ -18,12 +18,15 @@ Methods: bridge (``pm.sample`` 4 x 1000), stepping-stone and TI on one ladder
 (``psm.sample_power_posteriors``, 16 rungs x 2 chains x 500 draws). The coverage line asks that
 ``|error| <= 2 x stated error`` in at least 90% of (model, method, seed) cases, and prints the
 warnings of every miss: each must name the miss's cause. Run:
-``.venv/bin/python benchmarks/bench_evidence_real.py [--quick]`` (quick: one seed, bridge only).
+``.venv/bin/python benchmarks/bench_evidence_real.py [--quick]`` (quick: one seed, bridge only). The
+eight-schools and mixture models and their references come from tests/test_evidence.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import pathlib
+import sys
 import time
 import warnings
 
@@ -33,6 +36,15 @@ import scipy.stats as st
 from scipy.special import gammaln, logsumexp
 
 import pymc_statmech as psm
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+# the references the tests check against, stated once
+from test_evidence import (
+    SCHOOLS_SIGMA,
+    SCHOOLS_Y,
+    eight_schools_evidence,
+    exchangeable_mixture_model,
+)
 
 QUIET = {"progressbar": False, "compute_convergence_checks": False}
 
@@ -49,15 +61,6 @@ CARS_DIST = np.array(
      93, 120, 85],
     dtype=float,
 )  # fmt: skip
-SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-
-
-def gauss_legendre(a, b, panels, order=10):
-    x, w = np.polynomial.legendre.leggauss(order)
-    edges = np.linspace(a, b, panels + 1)
-    half = np.diff(edges)[:, None] / 2
-    return (edges[:-1, None] + half * (x + 1)).ravel(), (half * w).ravel()
 
 
 def cars_regression():
@@ -85,16 +88,6 @@ def cars_regression():
     return model, float(exact), "closed form"
 
 
-def _schools_evidence():
-    u, u_weights = gauss_legendre(0, 1, 40)
-    tau = 5 * np.tan(np.pi * u / 2)
-    mu, mu_weights = gauss_legendre(-40, 40, 40)
-    scale = np.hypot(SCHOOLS_SIGMA, tau[:, None])[:, None, :]
-    log_like = st.norm.logpdf(SCHOOLS_Y, mu[None, :, None], scale).sum(axis=-1)
-    log_prior_mu = st.norm(0, 5).logpdf(mu) + np.log(mu_weights)
-    return float(logsumexp(log_like + np.log(u_weights)[:, None] + log_prior_mu[None, :]))
-
-
 def schools(centred: bool):
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 5)
@@ -104,30 +97,7 @@ def schools(centred: bool):
         else:
             theta = mu + tau * pm.Normal("z", 0, 1, shape=8)
         pm.Normal("y", theta, SCHOOLS_SIGMA, observed=SCHOOLS_Y)
-    return model, _schools_evidence(), "quadrature"
-
-
-MIX_Y = np.r_[
-    np.random.default_rng(3).normal(-1.5, 1, 30), np.random.default_rng(4).normal(1.5, 1, 30)
-]
-
-
-def mixture(ordered: bool):
-    kwargs = (
-        {"transform": pm.distributions.transforms.ordered, "initval": np.array([-1.0, 1.0])}
-        if ordered
-        else {}
-    )
-    with pm.Model() as model:
-        mu = pm.Normal("mu", 0.0, 3.0, shape=2, **kwargs)
-        pm.NormalMixture("y", w=np.array([0.5, 0.5]), mu=mu, sigma=1.0, observed=MIX_Y)
-    nodes, weights = gauss_legendre(-10, 10, 80)
-    log_density = st.norm(nodes[:, None], 1).logpdf(MIX_Y)
-    log_like = sum(np.logaddexp.outer(column, column) for column in log_density.T)
-    log_prior = st.norm(0, 3).logpdf(nodes) + np.log(weights)
-    total = log_like + MIX_Y.size * np.log(0.5) + log_prior[:, None] + log_prior[None, :]
-    exact = float(logsumexp(total)) - (np.log(2) if ordered else 0.0)
-    return model, exact, "quadrature"
+    return model, eight_schools_evidence(), "quadrature"
 
 
 def _importance_reference(model, n=400_000, seed=0):
@@ -203,8 +173,8 @@ MODELS = {
     "cars regression (NIG)": cars_regression,
     "eight schools, centred": lambda: schools(True),
     "eight schools, non-centred": lambda: schools(False),
-    "mixture, exchangeable": lambda: mixture(False),
-    "mixture, ordered": lambda: mixture(True),
+    "mixture, exchangeable": lambda: (*exchangeable_mixture_model(), "quadrature"),
+    "mixture, ordered": lambda: (*exchangeable_mixture_model(ordered=True), "quadrature"),
     "logistic regression": logistic_regression,
     "Poisson GLM": poisson_glm,
     "Potential likelihood": potential_likelihood,

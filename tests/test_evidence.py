@@ -454,20 +454,26 @@ def _gauss_legendre(a, b, panels, order=10):
     return (edges[:-1, None] + half * (x + 1)).ravel(), (half * w).ravel()
 
 
-def exchangeable_mixture_model():
+def exchangeable_mixture_model(ordered=False):
     """Two unit-variance components with equal weights and exchangeable N(0, 3^2) means: the
     posterior has two mirror-image modes (mu swapped) that NUTS does not cross. Reference: the
     2-D integral over the means by composite Gauss-Legendre quadrature on [-10, 10]^2 (800
-    nodes a side; 1600 give the same 14 digits), in log space."""
+    nodes a side; 1600 give the same 14 digits), in log space. ``ordered``: the means with an
+    ordered transform (and an initval), whose prior keeps half the mass: log 2 less."""
+    kwargs = (
+        {"transform": pm.distributions.transforms.ordered, "initval": np.array([-1.0, 1.0])}
+        if ordered
+        else {}
+    )
     with pm.Model() as model:
-        mu = pm.Normal("mu", 0.0, MIX_PRIOR_SD, shape=2)
+        mu = pm.Normal("mu", 0.0, MIX_PRIOR_SD, shape=2, **kwargs)
         pm.NormalMixture("y", w=np.array([0.5, 0.5]), mu=mu, sigma=1.0, observed=MIX_Y)
     nodes, weights = _gauss_legendre(-10, 10, 80)
     log_density = scipy.stats.norm(nodes[:, None], 1).logpdf(MIX_Y)
     log_like = sum(np.logaddexp.outer(column, column) for column in log_density.T)
     log_prior = scipy.stats.norm(0, MIX_PRIOR_SD).logpdf(nodes) + np.log(weights)
     total = log_like + MIX_Y.size * np.log(0.5) + log_prior[:, None] + log_prior[None, :]
-    return model, float(logsumexp(total))
+    return model, float(logsumexp(total)) - (np.log(2) if ordered else 0.0)
 
 
 @pytest.mark.slow
@@ -502,16 +508,7 @@ def test_ordered_components_are_not_a_symmetry():
     from pymc_statmech.evidence.estimators import _find_relabelling
     from pymc_statmech.evidence.terms import ModelTerms
 
-    with pm.Model() as ordered:
-        pm.Normal(
-            "mu",
-            0.0,
-            MIX_PRIOR_SD,
-            shape=2,
-            transform=pm.distributions.transforms.ordered,
-            initval=np.array([-1.0, 1.0]),
-        )
-        pm.NormalMixture("y", w=np.array([0.5, 0.5]), mu=ordered["mu"], sigma=1.0, observed=MIX_Y)
+    ordered, _ = exchangeable_mixture_model(ordered=True)
     with pm.Model() as regression:  # a coefficient vector is tied to its columns
         w = pm.Normal("w", 0.0, TAU, shape=3)
         pm.Normal("y", pm.math.dot(X_REG, w), NOISE, observed=Y_REG)
@@ -540,18 +537,8 @@ def test_ordered_components_with_initvals_on_a_ladder_and_a_bridge():
     """transform=ordered with initval: the ladder used to fail in clone_model, and its prior rung
     drew unordered vectors. The model's prior keeps half the mass of the exchangeable one, so
     its evidence is the exchangeable evidence minus log 2, for every method."""
-    _, exchangeable = exchangeable_mixture_model()
-    exact = exchangeable - np.log(2)
-    with pm.Model() as model:
-        mu = pm.Normal(
-            "mu",
-            0.0,
-            MIX_PRIOR_SD,
-            shape=2,
-            transform=pm.distributions.transforms.ordered,
-            initval=np.array([-1.0, 1.0]),
-        )
-        pm.NormalMixture("y", w=np.array([0.5, 0.5]), mu=mu, sigma=1.0, observed=MIX_Y)
+    model, exact = exchangeable_mixture_model(ordered=True)
+    with model:
         idata = pm.sample(1000, tune=1000, chains=4, random_seed=2, **SAMPLE)
     tree = psm.sample_power_posteriors(
         model, betas=12, draws=500, tune=500, random_seed=1, progressbar=False
@@ -944,7 +931,7 @@ def test_pac_bayes_bound_covers_the_true_risk(bound):
     draws and exact KL): the bound on the Gibbs risk of the squared loss (y - p)^2, known in
     closed form, holds in at least 1 - delta of them, and is not vacuous (mean slack measured:
     Maurer 0.24, McAllester 0.25, Catoni with C = 1 0.18)."""
-    from scipy.special import digamma
+    from test_families import kl_beta  # in natural parameters (a - 1, b - 1)
 
     rng = np.random.default_rng(12)
     n, p_true, delta = 50, 0.3, 0.05
@@ -959,13 +946,7 @@ def test_pac_bayes_bound_covers_the_true_risk(bound):
                 "observed_data": xr.Dataset({"y": ("obs", y)}),
             }
         )
-        kl = (
-            betaln(1, 1)
-            - betaln(a, b)
-            + (a - 1) * digamma(a)
-            + (b - 1) * digamma(b)
-            - (a + b - 2) * digamma(a + b)
-        )
+        kl = kl_beta(np.array([a - 1.0, b - 1.0]), np.zeros(2))
         result = psm.pac_bayes_bound(
             tree,
             lambda post, obs: (obs["y"][None, :] - post["p"][:, None]) ** 2,
@@ -999,3 +980,24 @@ def test_pac_bayes_bound_refuses_what_it_cannot_bound():
         psm.pac_bayes_bound(
             tree, lambda post, obs: 0 * post["p"][:, None] * obs["y"], kl=1.0, bound="x"
         )
+
+
+def test_model_terms_are_built_once_per_model_structure():
+    """Every estimator on one model shares its compiled terms; new data of another length, or a
+    new variable, builds them again."""
+    from pymc_statmech.evidence.terms import model_terms
+
+    with pm.Model(coords={"obs": range(3)}) as model:
+        x = pm.Data("x", np.zeros(3), dims="obs")
+        y = pm.Data("y_observed", np.zeros(3), dims="obs")
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("y", mu + x, 1.0, observed=y, dims="obs")
+    first = model_terms(model)
+    assert model_terms(model) is first and first.n_observations == 3
+    with model:
+        pm.set_data({"x": np.zeros(5), "y_observed": np.ones(5)}, coords={"obs": range(5)})
+    resized = model_terms(model)
+    assert resized is not first and resized.n_observations == 5
+    with model:
+        pm.Normal("extra", 0.0, 1.0)
+    assert model_terms(model) is not resized and model_terms(model).dim == 2

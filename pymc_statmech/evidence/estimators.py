@@ -26,7 +26,7 @@ from pymc_statmech._data import (
 )
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
 from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
-from pymc_statmech.evidence.terms import ModelTerms
+from pymc_statmech.evidence.terms import ModelTerms, model_terms
 
 METHODS = ("auto", "bridge", "stepping_stone", "ti", "smc", "laplace", "wbic")
 
@@ -849,10 +849,13 @@ def number_of_observations(terms: ModelTerms, n_obs, what: str) -> int:
     return n
 
 
-def tempered_energy(terms: ModelTerms, beta, draws, tune, chains, random_seed, sample_kwargs):
-    """``(E_beta[-log L], MCSE)`` from ``pm.sample`` on the power posterior at ``beta``."""
+def tempered_energy(
+    terms: ModelTerms, tempered, beta, draws, tune, chains, random_seed, sample_kwargs
+):
+    """``(E_beta[-log L], MCSE)`` from ``pm.sample`` on the power posterior at ``beta``
+    (``tempered``: the model's :func:`tempered_model`)."""
     posterior, _ = _sample_rung(
-        tempered_model(terms.model),
+        tempered,
         beta,
         draws,
         tune,
@@ -871,7 +874,10 @@ def _wbic(terms: ModelTerms, n_obs, draws, tune, chains, random_seed, sample_kwa
     """Watanabe's WBIC: E_beta*[-log L] at beta* = 1 / log n (a criterion)."""
     n = number_of_observations(terms, n_obs, "WBIC")
     beta = 1.0 / np.log(n)
-    wbic, error = tempered_energy(terms, beta, draws, tune, chains, random_seed, sample_kwargs)
+    tempered = tempered_model(terms.model)
+    wbic, error = tempered_energy(
+        terms, tempered, beta, draws, tune, chains, random_seed, sample_kwargs
+    )
     return FreeEnergy("wbic", -wbic, error, diagnostics={"beta": beta, "n_obs": n})
 
 
@@ -1005,7 +1011,7 @@ def free_energy(
         model = None
     if method == "auto":
         method = _auto_method(tree, model)
-    terms = None if model is None else ModelTerms(model)
+    terms = None if model is None else model_terms(model)
     if method in ("bridge", "laplace", "wbic") and terms is None:
         raise ValueError(
             f"method={method!r} needs the model: pass model= or call inside its "

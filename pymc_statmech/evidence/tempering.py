@@ -16,7 +16,7 @@ import xarray as xr
 from pymc.model.fgraph import clone_model
 from rich.progress import Progress
 
-from pymc_statmech.evidence.terms import ModelTerms
+from pymc_statmech.evidence.terms import ModelTerms, model_terms
 from pymc_statmech.reporting import quiet_pymc
 
 #: Name of the ``pm.Data`` that carries beta in a tempered model (set in each worker).
@@ -325,7 +325,7 @@ def sample_power_posteriors(
     """
     betas = check_ladder(betas)
     model = pm.modelcontext(model)
-    terms = ModelTerms(model)
+    terms = model_terms(model)
     terms.require_proper_prior("sample_power_posteriors")
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) != value or value < (1 if name != "tune" else 0):

@@ -11,6 +11,7 @@ compiles them with the default linker. The likelihood is every observed variable
 from __future__ import annotations
 
 import warnings
+import weakref
 from functools import cached_property
 
 import numpy as np
@@ -33,6 +34,37 @@ def _is_ordered(transform) -> bool:
     if isinstance(transform, ChainedTransform):
         return any(_is_ordered(part) for part in transform.transform_list)
     return isinstance(transform, Ordered)
+
+
+#: Built ModelTerms by model, with the structure they were built for (see :func:`model_terms`).
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _structure(model) -> tuple:
+    """What a ModelTerms depends on: the variables, their transforms, and the shapes of the
+    model's data and dimension lengths (``pm.set_data`` can change them)."""
+    return (
+        tuple(map(id, model.free_RVs)),
+        tuple(map(id, model.observed_RVs)),
+        tuple(map(id, model.potentials)),
+        tuple(id(model.rvs_to_transforms.get(rv)) for rv in model.free_RVs),
+        tuple(np.shape(data.get_value(borrow=True)) for data in model.data_vars),
+        tuple(
+            int(length.get_value()) if hasattr(length, "get_value") else None
+            for length in model.dim_lengths.values()
+        ),
+    )
+
+
+def model_terms(model=None) -> ModelTerms:
+    """The :class:`ModelTerms` of ``model``, built once while its structure stays the same, so
+    that every estimator called on one model reuses the same compiled functions."""
+    model = pm.modelcontext(model)
+    structure = _structure(model)
+    built = _BUILT.get(model)
+    if built is None or built[0] != structure:
+        built = _BUILT[model] = (structure, ModelTerms(model))
+    return built[1]
 
 
 class ModelTerms:
@@ -102,14 +134,19 @@ class ModelTerms:
             )
         }
 
+    def _batched(self, outputs):
+        """``outputs`` (graphs of the value variables) compiled as a function of an ``(n, dim)``
+        matrix of unconstrained draws, vectorised over its rows."""
+        flat = pt.matrix("theta", dtype="float64")
+        batched = vectorize_graph(outputs, replace=self._split_flat(flat))
+        return pytensor.function([flat], batched, on_unused_input="ignore")
+
     @cached_property
     def _log_terms_fn(self):
         model = self.model
         log_prior = model.logp(vars=self.free_rvs, jacobian=True, sum=True)
         log_likelihood = model.logp(vars=self.likelihood_terms, jacobian=True, sum=True)
-        flat = pt.matrix("theta", dtype="float64")
-        batched = vectorize_graph([log_prior, log_likelihood], replace=self._split_flat(flat))
-        return pytensor.function([flat], batched, on_unused_input="ignore")
+        return self._batched([log_prior, log_likelihood])
 
     @cached_property
     def _constrain_fn(self):
@@ -121,9 +158,7 @@ class ModelTerms:
                 value if transform is None else transform.backward(value, *rv.owner.inputs)
             )
         constrained = model.replace_rvs_by_values(constrained)
-        flat = pt.matrix("theta", dtype="float64")
-        batched = vectorize_graph(constrained, replace=self._split_flat(flat))
-        return pytensor.function([flat], batched, on_unused_input="ignore")
+        return self._batched(constrained)
 
     @cached_property
     def _log_jacobian_fn(self):
@@ -131,9 +166,7 @@ class ModelTerms:
         log_jacobian = model.logp(vars=self.free_rvs, jacobian=True, sum=True) - model.logp(
             vars=self.free_rvs, jacobian=False, sum=True
         )
-        flat = pt.matrix("theta", dtype="float64")
-        batched = vectorize_graph(log_jacobian, replace=self._split_flat(flat))
-        return pytensor.function([flat], batched, on_unused_input="ignore")
+        return self._batched(log_jacobian)
 
     @cached_property
     def _unconstrain_fn(self):

@@ -30,8 +30,8 @@ from pymc_statmech.evidence.estimators import (
     stepping_stone_steps,
     tempered_energy,
 )
-from pymc_statmech.evidence.tempering import _rung_seeds
-from pymc_statmech.evidence.terms import ModelTerms
+from pymc_statmech.evidence.tempering import _rung_seeds, tempered_model
+from pymc_statmech.evidence.terms import model_terms
 from pymc_statmech.stats.entropy import estimate_array
 
 __all__ = ["learning_coefficient", "plot_thermodynamics", "summary", "thermodynamics"]
@@ -212,9 +212,8 @@ def learning_coefficient(
     867-897 (section 6, the two-temperature estimator).
     Watanabe, S. (2009). *Algebraic Geometry and Statistical Learning Theory*. Cambridge.
     """
-    import pymc as pm
 
-    terms = ModelTerms(pm.modelcontext(model))
+    terms = model_terms(model)
     terms.require_proper_prior("The learning coefficient")
     n = number_of_observations(terms, n_obs, "The learning coefficient")
     beta0 = np.asarray(beta0, dtype=float)
@@ -227,8 +226,9 @@ def learning_coefficient(
             "needs temperatures above the posterior's)."
         )
     seeds = _rung_seeds(random_seed, 2)
+    tempered = tempered_model(terms.model)  # one copy for both temperatures
     energies = [
-        tempered_energy(terms, beta, draws, tune, chains, seed, sample_kwargs)
+        tempered_energy(terms, tempered, beta, draws, tune, chains, seed, sample_kwargs)
         for beta, seed in zip(betas, seeds, strict=True)
     ]
     (u1, e1), (u2, e2) = energies
@@ -295,7 +295,7 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
     model = pm.modelcontext(model)
     tree = as_datatree(idata, "idata")
     result = free_energy(tree, model, random_seed=random_seed)
-    terms = ModelTerms(model)
+    terms = model_terms(model)
     posterior = get_group(tree, "posterior")
     theta = terms.unconstrain(terms.draws_from(posterior, SAMPLE_DIMS, "posterior"))
     n_chains = posterior.sizes["chain"]

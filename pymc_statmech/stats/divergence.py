@@ -652,17 +652,9 @@ def information_gain(
         chosen = "plugin" if dp.discrete and dq.discrete else "knn"
     w = _knn_window(window, dp, k) if chosen == "knn" else 0
     value, error, attrs = _kl_pair(dp, dq, chosen, k, w)
-    result = xr.Dataset(
-        {
-            "information_gain": estimate_array(
-                value, error, attrs={**attrs, "route": "estimator", "units": UNITS}
-            )
-        }
+    return _gain_dataset(
+        value, error, {**attrs, "route": "estimator", "variables": names, "units": UNITS}
     )
-    result.attrs.update(
-        route="estimator", variables=names, units=UNITS, error=ERROR_MEANING, **attrs
-    )
-    return result
 
 
 def _is_pymc_model(model) -> bool:
@@ -682,9 +674,9 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
     prior's mass there (the kept fraction of forward draws) is added, so the KL is against the
     prior normalised to one.
     """
-    from pymc_statmech.evidence.terms import ModelTerms  # PyMC only when a model is given
+    from pymc_statmech.evidence.terms import model_terms  # PyMC only when a model is given
 
-    terms = ModelTerms(model)
+    terms = model_terms(model)
     terms.require_proper_prior("The information gain against the prior")
     if terms.discrete_names:
         raise ValueError(
@@ -733,9 +725,7 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
         "ess": ess,
         "units": UNITS,
     }
-    result = xr.Dataset({"information_gain": estimate_array(value, error, attrs=attrs)})
-    result.attrs.update(attrs, error=ERROR_MEANING)
-    return result
+    return _gain_dataset(value, error, attrs)
 
 
 def _log_prior_mass(terms, n_draws: int = 200_000) -> tuple[float, float]:
@@ -763,6 +753,13 @@ def _pymc():
     return sys.modules.get("pymc")
 
 
+def _gain_dataset(value, error, attrs: dict) -> xr.Dataset:
+    """The result of :func:`information_gain`: one ``information_gain`` estimate and its attrs."""
+    result = xr.Dataset({"information_gain": estimate_array(value, error, attrs=attrs)})
+    result.attrs.update(attrs, error=ERROR_MEANING)
+    return result
+
+
 def _context_model():
     """The PyMC model on the context stack, or None."""
     pm = _pymc()
@@ -788,9 +785,7 @@ def _information_gain_identity(tree: xr.DataTree, evidence, sample_dims) -> xr.D
                 "log_evidence": float(evidence.log_evidence),
                 "units": UNITS,
             }
-            result = xr.Dataset({"information_gain": estimate_array(kl, error, attrs=attrs)})
-            result.attrs.update(attrs, error=ERROR_MEANING)
-            return result
+            return _gain_dataset(kl, error, attrs)
         log_z = float(evidence.log_evidence)
         error = getattr(evidence, "error", 0.0)
         log_z_error = float(error) if error is not None and np.isfinite(error) else 0.0
@@ -820,9 +815,7 @@ def _information_gain_identity(tree: xr.DataTree, evidence, sample_dims) -> xr.D
         "ess": ess,
         "units": UNITS,
     }
-    result = xr.Dataset({"information_gain": estimate_array(value, error, attrs=attrs)})
-    result.attrs.update(attrs, error=ERROR_MEANING)
-    return result
+    return _gain_dataset(value, error, attrs)
 
 
 # --------------------------------------------------------------------------------------------
