@@ -150,3 +150,41 @@ def test_maxent_failures_name_their_real_cause():
     # centred as the message says, the same distribution is a standard normal shifted
     centred = psm.maxent_solve(psm.RealLine(), [psm.mean(0.0), psm.moment(2, 1.0)])
     assert float(centred.entropy) == pytest.approx(0.5 * np.log(2 * np.pi * np.e), abs=1e-8)
+
+
+def test_huge_lattices_cost_what_their_method_needs():
+    """Issue 16: a 4096 x 4096 Kaufman log Z took 3.1 GB and Ising.dist at 8192 x 8192 more than
+    8 GB, all of it an edge array the formula never reads. In a subprocess: the value against
+    Onsager's per-site free energy (the finite-size correction at this size is ~1e-12), and the
+    peak memory of the whole process."""
+    script = textwrap.dedent(
+        """
+        import resource
+        import numpy as np, scipy.integrate as si, pymc_statmech as psm
+        K = 0.44
+        k = 2 * np.sinh(2 * K) / np.cosh(2 * K) ** 2
+        integrand = lambda t: np.log((1 + np.sqrt(1 - k**2 * np.sin(t) ** 2)) / 2)
+        onsager = np.log(2 * np.cosh(2 * K)) + si.quad(integrand, 0, np.pi)[0] / (2 * np.pi)
+        log_z = float(psm.ising_log_partition(1.0, beta=K, lattice=(4096, 4096)).eval())
+        psm.Ising.dist(J=1.0, beta=K, lattice=(8192, 8192))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(log_z / 4096**2 - onsager, peak)
+        """
+    )
+    run = [sys.executable, "-c", script]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    error, peak_gib = map(float, out.stdout.split())
+    assert abs(error) < 1e-9
+    assert peak_gib < 1.0
+
+
+def test_lattices_beyond_float64_or_memory_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"beyond what float64 resolves.*2\^42"):
+        psm.ising_log_partition(1.0, beta=0.4, lattice=(10**8, 10**8))
+    # the formula's products run over the shorter side: memory O(min(L, W))
+    with pytest.raises(psm.IsingTooLargeError, match=r"Kaufman's formula.*above max_bytes"):
+        psm.ising_log_partition(1.0, lattice=(4096, 4096), method="kaufman", max_bytes=2**20)
+    kaufman = psm.ising_log_partition(1.0, beta=0.3, lattice=(512, 4), method="kaufman")
+    rows = psm.ising_log_partition(1.0, beta=0.3, lattice=(512, 4), method="transfer_matrix")
+    assert float(kaufman.eval()) == pytest.approx(float(rows.eval()), rel=1e-13)

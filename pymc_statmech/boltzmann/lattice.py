@@ -74,25 +74,34 @@ __all__ = [
 ]
 
 _BOUNDARIES = ("periodic", "open")
+#: Most sites of a lattice: log Z ~ n, so float64 rounds it by ~ n x 2.2e-16, 1e-3 at 2^42.
+MAX_SITES = 2**42
 
 
 @dataclass(frozen=True, eq=False)
 class IsingStructure:
     r"""The bonds of an Ising model: sites, edges in a stable order, geometry and a colouring.
 
-    Build it with :func:`ising_structure`; the constructor does not validate.
+    Build it with :func:`ising_structure`; the constructor does not validate. A lattice's edge
+    array and colouring are built on first use (Kaufman's formula and the chain closed form
+    never need them, so a 8192 x 8192 lattice costs nothing until a method reads its bonds).
 
     Parameters
     ----------
     n_spins : int
         Number of sites.
-    edges : ndarray of int, shape (n_edges, 2)
-        Bond :math:`e` joins ``edges[e, 0] < edges[e, 1]`` (in the order of the module
-        docstring). A pair may appear twice only on a periodic side of length 2.
     shape : tuple of int or None
         ``(N,)`` for a chain, ``(L, W)`` for a square lattice, ``None`` for a graph.
     boundary : tuple of str or None
         Per lattice axis, ``"periodic"`` or ``"open"``; ``None`` for a graph.
+    graph_edges, graph_colors : ndarray of int, optional
+        A graph's bonds and colouring (``None`` for a lattice, which derives its own).
+
+    Attributes
+    ----------
+    edges : ndarray of int, shape (n_edges, 2)
+        Bond :math:`e` joins ``edges[e, 0] < edges[e, 1]`` (in the order of the module
+        docstring). A pair may appear twice only on a periodic side of length 2.
     colors : ndarray of int, shape (n_spins,)
         A proper colouring: no bond joins two sites of the same colour. The checkerboard
         :math:`(r + c) \bmod 2` on bipartite lattices, three colours on lattices with an odd
@@ -101,14 +110,28 @@ class IsingStructure:
     """
 
     n_spins: int
-    edges: np.ndarray
     shape: tuple[int, ...] | None = None
     boundary: tuple[str, ...] | None = None
-    colors: np.ndarray | None = None
+    graph_edges: np.ndarray | None = None
+    graph_colors: np.ndarray | None = None
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        if self.shape is None:
+            return self.graph_edges
+        return _read_only(_lattice_edges(self.shape, self.boundary))
+
+    @cached_property
+    def colors(self) -> np.ndarray:
+        if self.shape is None:
+            return self.graph_colors
+        return _read_only(_lattice_colors(self.shape, self.boundary))
 
     @property
     def n_edges(self) -> int:
-        return int(self.edges.shape[0])
+        if self.shape is None:
+            return int(self.graph_edges.shape[0])
+        return sum(_bond_counts(self.shape, self.boundary))
 
     @property
     def is_lattice(self) -> bool:
@@ -116,7 +139,11 @@ class IsingStructure:
 
     @property
     def n_colors(self) -> int:
-        return int(self.colors.max()) + 1 if self.n_spins else 0
+        if not self.n_spins:
+            return 0
+        if self.shape is None:
+            return int(self.graph_colors.max()) + 1
+        return 2 if _bipartite_lattice(self.shape, self.boundary) else 3
 
     @cached_property
     def color_classes(self) -> tuple[np.ndarray, ...]:
@@ -298,12 +325,31 @@ def _lattice_structure(lattice: Any, boundary: Any) -> IsingStructure:
                 f"lattice is an open chain) or lattice=({max(shape)},) for a ring."
             )
     n = int(np.prod(shape))
+    if n > MAX_SITES:
+        raise ValueError(
+            f"ising_structure: lattice={shape} has {n:.3g} sites, beyond what float64 resolves: "
+            f"log Z grows like the number of sites and its rounding error like {n:.3g} x 2.2e-16, "
+            f"above 1e-3 past 2^42 = {MAX_SITES:.3g} sites. Use a smaller lattice: log Z / n "
+            "reaches the thermodynamic limit long before this size."
+        )
+    return IsingStructure(n, shape, bnd)
+
+
+def _bond_counts(shape: tuple[int, ...], bnd: tuple[str, ...]) -> tuple[int, int]:
+    """Numbers of row bonds (along axis 1) and column bonds (along axis 0; a chain's bonds)."""
+    if len(shape) == 1:
+        return 0, shape[0] if bnd[0] == "periodic" else shape[0] - 1
+    L, W = shape
+    W1 = W if bnd[1] == "periodic" else W - 1
+    L0 = L if bnd[0] == "periodic" else L - 1
+    return L * W1, L0 * W
+
+
+def _lattice_edges(shape: tuple[int, ...], bnd: tuple[str, ...]) -> np.ndarray:
     if len(shape) == 1:
         (N,) = shape
-        nb = N if bnd[0] == "periodic" else N - 1
-        i = np.arange(nb)
+        i = np.arange(_bond_counts(shape, bnd)[1])
         edges = np.stack([i, (i + 1) % N], axis=1)
-        colors = _axis_coloring(N, bnd[0])
     else:
         L, W = shape
         W1 = W if bnd[1] == "periodic" else W - 1
@@ -313,13 +359,23 @@ def _lattice_structure(lattice: Any, boundary: Any) -> IsingStructure:
         r, c = np.meshgrid(np.arange(L0), np.arange(W), indexing="ij")
         col = np.stack([r * W + c, ((r + 1) % L) * W + c], axis=-1).reshape(-1, 2)
         edges = np.concatenate([row, col]).reshape(-1, 2)
-        bipartite = all(b == "open" or d % 2 == 0 for d, b in zip(shape, bnd, strict=True))
-        rr, cc = np.divmod(np.arange(n), W)
-        # (p0(r) + p1(c)) mod 3 is proper whenever p0, p1 properly colour the two axes.
-        p0, p1 = _axis_coloring(L, bnd[0]), _axis_coloring(W, bnd[1])
-        colors = (rr + cc) % 2 if bipartite else (p0[rr] + p1[cc]) % 3
-    edges = np.sort(edges, axis=1).astype(np.int64)
-    return _freeze(IsingStructure(n, edges, shape, bnd, colors.astype(np.int64)))
+    return np.sort(edges, axis=1).astype(np.int64)
+
+
+def _bipartite_lattice(shape: tuple[int, ...], bnd: tuple[str, ...]) -> bool:
+    return all(b == "open" or d % 2 == 0 for d, b in zip(shape, bnd, strict=True))
+
+
+def _lattice_colors(shape: tuple[int, ...], bnd: tuple[str, ...]) -> np.ndarray:
+    if len(shape) == 1:
+        return _axis_coloring(shape[0], bnd[0]).astype(np.int64)
+    L, W = shape
+    rr, cc = np.divmod(np.arange(L * W), W)
+    if _bipartite_lattice(shape, bnd):
+        return ((rr + cc) % 2).astype(np.int64)
+    # (p0(r) + p1(c)) mod 3 is proper whenever p0, p1 properly colour the two axes.
+    p0, p1 = _axis_coloring(L, bnd[0]), _axis_coloring(W, bnd[1])
+    return ((p0[rr] + p1[cc]) % 3).astype(np.int64)
 
 
 def _graph_structure(graph: Any, n_spins: int | None) -> IsingStructure:
@@ -360,7 +416,7 @@ def _graph_structure(graph: Any, n_spins: int | None) -> IsingStructure:
     colors = _bipartite_coloring(n, edges)
     if colors is None:
         colors = _greedy_coloring(n, edges)
-    return _freeze(IsingStructure(n, edges, None, None, colors))
+    return IsingStructure(n, None, None, _read_only(edges), _read_only(colors))
 
 
 def _check_edge_list(pairs: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -386,10 +442,9 @@ def _check_edge_list(pairs: np.ndarray, n: int, name: str) -> np.ndarray:
     return edges.astype(np.int64)
 
 
-def _freeze(s: IsingStructure) -> IsingStructure:
-    for a in (s.edges, s.colors):
-        a.setflags(write=False)
-    return s
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def _axis_coloring(d: int, boundary: str) -> np.ndarray:

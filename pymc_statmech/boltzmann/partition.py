@@ -333,7 +333,7 @@ def _chain(N: int, periodic: bool, K: TensorVariable, theta: TensorVariable) -> 
 
 # -- Kaufman -----------------------------------------------------------------------------------
 def _kaufman(m: int, n: int, K: TensorVariable) -> TensorVariable:
-    r"""Kaufman's formula for the periodic m x n lattice at coupling K >= 0.
+    r"""Kaufman's formula for the periodic m x n lattice at coupling K >= 0 (memory O(n)).
 
     Z = 1/2 (2 sinh 2K)^{mn/2} (Z1 + Z2 + Z3 + Z4), Z1 = prod_{l odd} 2 cosh(m g_l / 2),
     Z2 = prod_{l odd} 2 sinh(m g_l / 2), Z3/Z4 the same over even l in [0, 2n), with
@@ -517,10 +517,22 @@ def _bethe(s, p, damping, max_iter, tol) -> BetheResult:
 
 
 # -- public ------------------------------------------------------------------------------------
-def _kaufman_fits(s: IsingStructure, p: _Params) -> str:
+def _kaufman_bytes(s: IsingStructure) -> int:
+    # about 16 float64 arrays of 2 min(L, W) terms (the products run over the shorter side:
+    # Z is symmetric in L and W), twice that for the gradient
+    return 2 * 16 * 8 * 2 * min(s.shape)
+
+
+def _kaufman_fits(s: IsingStructure, p: _Params, max_bytes: float) -> str:
     """'' when Kaufman's formula applies, else the reason."""
     if s.shape is None or len(s.shape) != 2 or s.boundary != ("periodic", "periodic"):
         return "Kaufman's formula needs a periodic L x W lattice"
+    if _kaufman_bytes(s) > max_bytes:
+        return (
+            f"Kaufman's formula on the {s.description} needs about "
+            f"{_bytes(_kaufman_bytes(s))} for the value and gradient, above max_bytes = "
+            f"{_bytes(max_bytes)}"
+        )
     if p.K_uniform is None:
         return "Kaufman's formula needs a uniform J"
     if not p.h_zero:
@@ -583,7 +595,8 @@ def ising_log_partition(
     n_spins : int, optional
         Number of sites of an edge-list graph with isolated sites.
     max_bytes : float
-        Memory the transfer matrix may plan for (value and gradient), default 1 GiB.
+        Memory the transfer matrix and Kaufman's formula may plan for (value and gradient),
+        default 1 GiB.
     damping, max_iter, tol :
         For ``"mean_field"`` and ``"bethe"`` (see their functions).
 
@@ -629,10 +642,11 @@ def ising_log_partition(
     if method == "transfer_matrix":
         return _transfer_matrix(s, p, max_bytes)
     if method == "kaufman":
-        why = _kaufman_fits(s, p)
+        why = _kaufman_fits(s, p, max_bytes)
         if why:
-            raise ValueError(f"method='kaufman': {why}; use method='transfer_matrix' or 'auto'.")
-        L, W = s.shape
+            error = IsingTooLargeError if _kaufman_bytes(s) > max_bytes else ValueError
+            raise error(f"method='kaufman': {why}; use method='transfer_matrix' or 'auto'.")
+        L, W = sorted(s.shape, reverse=True)
         K = p.K_uniform
         if L % 2 == 0 and W % 2 == 0:
             K = _even_abs(K)  # flipping one sublattice maps J to -J exactly
@@ -653,12 +667,12 @@ def ising_log_partition(
 def _auto(s: IsingStructure, p: _Params, max_bytes: float) -> TensorVariable:
     if not _chain_fits(s, p):
         return _chain(s.shape[0], s.boundary[0] == "periodic", p.K_uniform, p.theta_uniform)
-    kaufman_why = _kaufman_fits(s, p)
+    kaufman_why = _kaufman_fits(s, p, max_bytes)
     even = s.shape is not None and all(d % 2 == 0 for d in s.shape)
     # on an odd side the formula needs beta J >= 0, known when the graph is built
     if not kaufman_why and (even or (p.K_sign is not None and p.K_sign >= 0)):
         K = _even_abs(p.K_uniform) if even else p.K_uniform
-        return _kaufman(s.shape[0], s.shape[1], K)
+        return _kaufman(*sorted(s.shape, reverse=True), K)
     plan, tm_why = _tm_plan(s, max_bytes)
     if plan is not None:
         return _transfer_matrix(s, p, max_bytes)
