@@ -471,7 +471,10 @@ def test_posterior_natural_matches_posterior():
         ),
         (lambda: cj.beta_binomial(1.0, 1.0, [-1, 2], n=10), "`y` must be an integer"),
         (lambda: cj.beta_binomial(1.0, 1.0, [1.5], n=10), "`y` must be an integer"),
-        (lambda: cj.beta_binomial(-1.0, 1.0, [1], n=10), "`alpha` must be > 0; got alpha=\\[-1"),
+        (
+            lambda: cj.beta_binomial(-1.0, 1.0, [1], n=10),
+            r"`alpha` must be > 0 and finite; got alpha=\[-1",
+        ),
         (lambda: cj.beta_bernoulli(1.0, 1.0, [0, 2]), "`y` must be 0 or 1"),
         (lambda: cj.gamma_poisson(1.0, 1.0, [1, -3]), "`y` must be a non-negative integer"),
         (lambda: cj.gamma_exponential(1.0, 0.0, [1.0]), "`beta` must be > 0"),

@@ -49,7 +49,7 @@ from pymc_statmech.expfam.distributions import (
     NaturalVonMises,
     NaturalWishart,
 )
-from pymc_statmech.expfam.family import Family
+from pymc_statmech.expfam.family import Family, NumericalLimitError, ParameterDomainError
 
 __all__ = [
     "ConjugateResult",
@@ -74,6 +74,8 @@ __all__ = [
     "NaturalPoisson",
     "NaturalVonMises",
     "NaturalWishart",
+    "NumericalLimitError",
+    "ParameterDomainError",
     "RegressionResult",
     "beta_bernoulli",
     "beta_binomial",

@@ -184,7 +184,9 @@ def natural_parameters(rv: TensorVariable) -> Natural:
     >>> psm.natural_parameters(pm.Normal.dist(1.0, 2.0)).eval()
     array([ 0.25 , -0.125])
     """
-    return family_form(rv).natural
+    form = family_form(rv)
+    parts = [_checked(part, form) for part in form.family.components(form.natural)]
+    return tuple(parts) if form.family.n_components > 1 else parts[0]
 
 
 def log_partition(rv: TensorVariable) -> TensorVariable:

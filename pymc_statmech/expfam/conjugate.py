@@ -238,8 +238,9 @@ class _Checks:
             self.pending.append((cond, f"{self.fn}: `{arg}` must be {valid}"))
 
     def positive(self, **values: Any) -> None:
+        # an infinite hyperparameter is no prior (its evidence would be NaN)
         for arg, value in values.items():
-            self.require(arg, value, "> 0", lambda xp, v: v > 0)
+            self.require(arg, value, "> 0 and finite", lambda xp, v: (v > 0) & xp.isfinite(v))
 
     def apply(self, value: TensorVariable) -> TensorVariable:
         for cond, msg in self.pending:
@@ -339,9 +340,18 @@ def _result(
             return natural_cls, natural_params()
         return natural_cls, {"eta": chi_post}
 
+    for which, value in (("prior", chi), ("posterior", chi_post)):
+        for part in value if isinstance(value, tuple) else (value,):
+            checks.require(
+                f"the {which}'s natural parameters",
+                part,
+                "finite in float64 (a hyperparameter whose square or inverse square "
+                "overflows, such as a scale below 1e-154, is beyond this update)",
+                lambda xp, v: xp.isfinite(v),
+            )
     return result_cls(
         posterior=posterior,
-        posterior_params=params,
+        posterior_params={name: checks.apply(v) for name, v in params.items()},
         log_evidence=checks.apply(log_evidence),
         prior_natural=chi,
         natural=chi_post,

@@ -24,12 +24,12 @@ from pymc.distributions import transforms
 from pymc.distributions.distribution import Continuous, Discrete
 from pymc.distributions.transforms import _default_transform
 from pytensor.graph.traversal import graph_inputs
-from pytensor.raise_op import Assert
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.random.basic import categorical as categorical_rv
 from pytensor.tensor.random.basic import uniform as uniform_rv
 
 from pymc_statmech.expfam.distributions import NaturalDistribution
-from pymc_statmech.expfam.family import Family
+from pymc_statmech.expfam.family import Family, NumericalLimitError
 
 __all__ = ["ExponentialFamily"]
 
@@ -138,6 +138,30 @@ def ExponentialFamily(
     >>> round(float(psm.entropy(d).eval()), 10)  # 1 + log(1/sqrt 2) + euler_gamma / 2
     0.9420342422
     """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TypeError(f"name: give a Python identifier for the generated class, not {name!r}.")
+    functions = {"statistics": statistics, "log_partition": log_partition}
+    functions.update(
+        (k, v)
+        for k, v in {
+            "log_base_measure": log_base_measure,
+            "natural_domain": natural_domain,
+            "expected_log_base_measure": expected_log_base_measure,
+        }.items()
+        if v is not None
+    )
+    for arg, fn in functions.items():
+        if not callable(fn):
+            raise TypeError(
+                f"{arg}: give a function of PyTensor tensors (e.g. lambda x: x**2), not "
+                f"{type(fn).__name__} {fn!r}."
+            )
+    for arg, value in (("loc", loc), ("scale", scale)):
+        if not np.isfinite(value) or (arg == "scale" and value <= 0):
+            raise ValueError(
+                f"{arg}: need a finite{' positive' if arg == 'scale' else ''} "
+                f"number, got {value!r}."
+            )
     values = None
     if isinstance(support, str) or not np.iterable(support):
         raise TypeError(
@@ -146,7 +170,7 @@ def ExponentialFamily(
         )
     if isinstance(support, tuple) and len(support) == 2:
         lower, upper = float(support[0]), float(support[1])
-        if not lower < upper:
+        if not lower < upper:  # also refuses NaN
             raise ValueError(f"support: need lower < upper, got {support}.")
     else:
         values = np.asarray(support, dtype="float64")
@@ -208,7 +232,8 @@ def ExponentialFamily(
             ok = (pt.abs(mass - 1) <= _QUADRATURE_TOLERANCE) & (
                 pt.abs(value - coarse) <= _QUADRATURE_TOLERANCE * (1 + pt.abs(value))
             )
-            return Assert(_misplaced_message(name, "E[log h(x)]", loc, scale))(value, pt.all(ok))
+            message = _misplaced_message(name, "E[log h(x)]", loc, scale)
+            return CheckAndRaise(NumericalLimitError, message)(value, pt.all(ok))
 
         u_grid = (np.arange(_GRID_SIZE) + 0.5) / _GRID_SIZE
 
@@ -220,7 +245,8 @@ def ExponentialFamily(
             _, lp, dx = grid_logp(eta)
             mass = pt.sum(pt.exp(lp) * dx, axis=-1) / _GRID_SIZE
             cdf = pt.cumsum(pt.exp(lp - pt.max(lp, axis=-1, keepdims=True)) * dx, axis=-1)
-            cdf = Assert(_misplaced_message(name, "the inverse-CDF grid", loc, scale))(
+            message = _misplaced_message(name, "the inverse-CDF grid", loc, scale)
+            cdf = CheckAndRaise(NumericalLimitError, message)(
                 cdf / cdf[..., -1:], pt.all(pt.abs(mass - 1) <= _GRID_TOLERANCE)
             )
             next_rng, q = uniform_rv(0.0, 1.0, size=size, rng=rng, return_next_rng=True)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pytensor.gradient import disconnected_grad
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.random.basic import (
     beta as beta_rv,
 )
@@ -55,7 +57,7 @@ from pytensor.tensor.random.basic import (
     wald as wald_rv,
 )
 
-from pymc_statmech.expfam.family import Family, count_series_expectation
+from pymc_statmech.expfam.family import Family, NumericalLimitError, count_series_expectation
 
 __all__ = [
     "bernoulli",
@@ -90,6 +92,19 @@ _INSIDE = -1 + 1e-3
 
 def _rv(op, rng, size, *params):
     return op(*params, size=size, rng=rng, return_next_rng=True)
+
+
+#: numpy's Poisson sampler counts in int64 and refuses rates above this.
+_POISSON_DRAW_MAX_RATE = 9.2e18
+
+
+def _poisson_draw_rate(eta):
+    rate = pt.exp(eta)
+    message = (
+        f"Poisson: draws need rate = exp(eta) <= {_POISSON_DRAW_MAX_RATE:.3g} (eta <= "
+        f"{np.log(_POISSON_DRAW_MAX_RATE):.2f}): the counts would not fit in int64."
+    )
+    return CheckAndRaise(NumericalLimitError, message)(rate, pt.all(rate <= _POISSON_DRAW_MAX_RATE))
 
 
 def _nonneg_int(x):
@@ -173,7 +188,7 @@ poisson = Family(
         -count_series_expectation(poisson, lambda k: pt.gammaln(k + 1), pt.log1p, eta)
     ),
     natural_from_mean_closed=lambda mu: pt.log(mu),
-    sampler=lambda rng, size, eta: _rv(poisson_rv, rng, size, pt.exp(eta)),
+    sampler=lambda rng, size, eta: _rv(poisson_rv, rng, size, _poisson_draw_rate(eta)),
     point=lambda eta: pt.cast(pt.floor(pt.exp(eta)), "int64"),
     builtin=lambda eta: pm.Poisson.dist(mu=pt.exp(eta)),
 )
@@ -254,6 +269,21 @@ def _take_last(eta, x):
     return pt.switch(pt.lt(x, k), picked, -np.inf)
 
 
+def _softmax_entropy(eta):
+    # -sum p log p from log_softmax: A(eta) - <eta, mu> cancels terms of size max(eta) (the
+    # logits are defined up to a constant; 1e300 is as valid as 0)
+    log_p = pt.special.log_softmax(eta, axis=-1)
+    p = pt.exp(log_p)
+    return -pt.sum(pt.switch(p > 0, p * log_p, 0.0), axis=-1)
+
+
+def _softmax_kl(eta_p, eta_q):
+    log_p = pt.special.log_softmax(eta_p, axis=-1)
+    log_q = pt.special.log_softmax(eta_q, axis=-1)
+    p = pt.exp(log_p)
+    return pt.sum(pt.switch(p > 0, p * (log_p - log_q), 0.0), axis=-1)
+
+
 categorical = Family(
     name="Categorical",
     statistics=None,
@@ -270,6 +300,8 @@ categorical = Family(
     natural_from_mean_closed=lambda mu: pt.log(mu),
     sampler=lambda rng, size, eta: _rv(categorical_rv, rng, size, pt.special.softmax(eta, axis=-1)),
     point=lambda eta: pt.argmax(eta, axis=-1),
+    entropy_closed=_softmax_entropy,
+    kl_closed=_softmax_kl,
     builtin=lambda eta: pm.Categorical.dist(logit_p=eta),
 )
 
@@ -311,6 +343,8 @@ multinomial = Family(
         multinomial_rv, rng, size, n, pt.special.softmax(eta, axis=-1)
     ),
     point=lambda eta, n: _multinomial_point(eta, n),
+    entropy_closed=lambda eta, n: n * _softmax_entropy(eta) - _multinomial_expected_log_h(eta, n),
+    kl_closed=lambda eta_p, eta_q, n: n * _softmax_kl(eta_p, eta_q),
     builtin=None,
 )
 
@@ -659,19 +693,57 @@ def _dirichlet_start(mu):
 _VM_SMALL = 1e-8
 
 
+def _von_mises_kappa(eta):
+    # |eta| without overflowing eta^2 (a natural parameter may be as large as 1e308); the
+    # scale carries no gradient, so d kappa / d eta = eta / kappa exactly
+    top = pt.max(pt.abs(eta), axis=-1)
+    scale = disconnected_grad(pt.switch(top > 0, top, 1.0))
+    return scale * pt.sqrt(pt.sum((eta / scale[..., None]) ** 2, axis=-1))
+
+
+#: Past this kappa the Bessel functions are taken from their asymptotic series (scipy's ive
+#: loses digits in i0e - i1e from here and returns NaN past 2^30).
+_VM_ASYMPTOTIC = 1e3
+
+
+def _log_i0e(kappa):
+    """log(I0(k) e^{-k}); Abramowitz and Stegun 9.7.1 past k = 1e3 (exact to 3e-16 there). Each
+    branch sees only arguments in its range, so the unused one has a finite gradient."""
+    near = pt.log(pt.ive(0, pt.minimum(kappa, _VM_ASYMPTOTIC)))
+    k = pt.maximum(kappa, _VM_ASYMPTOTIC)
+    u = 1 / k  # powers of 1/k, not of k: k^4 overflows (and its gradient with it) past 1e77
+    series = 1 + u / 8 + 9 * u**2 / 128 + 225 * u**3 / 3072 + 11025 * u**4 / 98304
+    far = -0.5 * pt.log(2 * np.pi * k) + pt.log(series)
+    return pt.switch(kappa < _VM_ASYMPTOTIC, near, far)
+
+
 def _von_mises_A(eta):
     # A = log(2 pi I0(kappa)) with kappa = |eta|; an even series in kappa near 0 keeps every
-    # derivative finite at eta = 0 (the uniform distribution).
+    # derivative finite at eta = 0 (the uniform distribution). Each branch sees only inputs
+    # in its range, so the unused one's gradient stays finite.
     s = pt.sum(eta**2, axis=-1)
     small = s < _VM_SMALL
-    kappa = pt.sqrt(pt.switch(small, 1.0, s))
-    large = pt.log(pt.ive(0, kappa)) + kappa
+    kappa = _von_mises_kappa(pt.switch(small[..., None], 1.0, eta))
+    s = pt.switch(small, s, 0.0)
     series = s / 4 - s**2 / 64
-    return LOG_2PI + pt.switch(small, series, large)
+    return LOG_2PI + pt.switch(small, series, _log_i0e(kappa) + kappa)
+
+
+def _von_mises_entropy(eta):
+    # H = log(2 pi I0(k)) - k A1(k) = log 2 pi + log i0e(k) + k (1 - A1(k)): the last term
+    # tends to 1/2, while A - <eta, mu> subtracts two numbers of size k. Past k = 1e3 it is
+    # taken from the asymptotic series of A1 (A and S 9.7.1), exact to 2e-15 there.
+    kappa = _von_mises_kappa(eta)
+    near = pt.minimum(kappa, _VM_ASYMPTOTIC)
+    i0e, i1e = pt.ive(0, near), pt.ive(1, near)
+    u = 1 / pt.maximum(kappa, _VM_ASYMPTOTIC)
+    series = 0.5 + u / 8 + u**2 / 8 + 25 * u**3 / 128 + 13 * u**4 / 32
+    tail = pt.switch(kappa < _VM_ASYMPTOTIC, near * (i0e - i1e) / i0e, series)
+    return LOG_2PI + _log_i0e(kappa) + tail
 
 
 def _von_mises_params(eta):
-    return pt.arctan2(eta[..., 1], eta[..., 0]), pt.sqrt(pt.sum(eta**2, axis=-1))
+    return pt.arctan2(eta[..., 1], eta[..., 0]), _von_mises_kappa(eta)
 
 
 von_mises = Family(
@@ -687,6 +759,7 @@ von_mises = Family(
     support="-pi <= x <= pi",
     expected_log_base_measure=lambda eta: pt.zeros_like(eta[..., 0]),
     initial_natural=lambda mu: mu * 2.0,
+    entropy_closed=_von_mises_entropy,
     sampler=lambda rng, size, eta: _rv(vonmises_rv, rng, size, *_von_mises_params(eta)),
     point=lambda eta: _von_mises_params(eta)[0],
     builtin=lambda eta: pm.VonMises.dist(*_von_mises_params(eta)),

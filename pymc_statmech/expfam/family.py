@@ -34,7 +34,7 @@ import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
 from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Constant
-from pytensor.raise_op import Assert
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
@@ -64,6 +64,12 @@ _SERIES_MAX_TERMS = 2**25
 
 class ParameterDomainError(ValueError):
     """A natural (or fixed) parameter outside its family's domain, found when a graph runs."""
+
+
+class NumericalLimitError(ValueError):
+    """Valid parameters at which a quantity cannot be computed to float64 precision (an exact
+    series longer than memory allows, a quadrature grid that misses the mass); the message
+    names the limit and the way around it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +242,7 @@ class Family:
                 f"{self.name}: the natural parameter components must share their dimension, "
                 f"got core sizes {sorted(shared)}."
             )
-        conditions = self.natural_domain(eta, **fixed)
+        conditions = self.domain(eta, fixed)
         inputs = [
             v
             for v in pytensor.graph.traversal.graph_inputs([c for c, _ in conditions])
@@ -275,7 +281,25 @@ class Family:
             )
             if nd == 1 and size is not None and e.type.shape[-1] is None
         ]
-        return lengths + list(self.natural_domain(eta, **fixed))
+        return lengths + self.domain(eta, fixed)
+
+    def domain(self, eta: Natural, fixed: dict[str, Any]) -> list:
+        """``(condition, message)`` pairs of the natural domain: every component finite (a
+        natural parameter is a point of R^d; an infinite one would make A(eta) and everything
+        derived from it NaN) and the family's own conditions, each per batch element."""
+        finite = [
+            (pt.all(pt.isfinite(e), axis=tuple(range(-nd, 0))) if nd else pt.isfinite(e), msg)
+            for e, nd, msg in zip(
+                self.components(eta),
+                self.natural_ndims,
+                ["eta finite"]
+                if self.n_components == 1
+                else [f"eta[{i}] finite" for i in range(self.n_components)],
+                strict=True,
+            )
+        ]
+        finite += [(pt.isfinite(v), f"{name} finite") for name, v in fixed.items()]
+        return list(self.natural_domain(eta, **fixed)) + finite
 
     # -- the density -------------------------------------------------------------------------
     def inner(self, eta: Natural, stats: Any) -> TensorVariable:
@@ -353,15 +377,18 @@ class Family:
         fixed = _as_float(fixed)
         eta = self.as_natural(eta)
         if self.entropy_closed is not None:
-            return self.entropy_closed(eta, **fixed)
-        if self.log_base_measure_step is not None:
-            return count_series_entropy(self, eta, **fixed)
-        mu = self.mean_parameters(eta, **fixed)
-        return (
-            self.log_partition(eta, **fixed)
-            - self.inner(eta, mu)
-            - self.expected_log_h(eta, **fixed)
-        )
+            h = self.entropy_closed(eta, **fixed)
+        elif self.log_base_measure_step is not None:
+            h = count_series_entropy(self, eta, **fixed)
+        else:
+            mu = self.mean_parameters(eta, **fixed)
+            h = (
+                self.log_partition(eta, **fixed)
+                - self.inner(eta, mu)
+                - self.expected_log_h(eta, **fixed)
+            )
+        # a discrete entropy is >= 0; clip the rounding error of a (nearly) degenerate law
+        return pt.maximum(h, 0.0) if self.discrete else h
 
     def cross_entropy(self, eta_p: Natural, eta_q: Natural, **fixed) -> TensorVariable:
         r"""Cross-entropy :math:`-E_p \log q = H(p) + KL(p \| q)` in nats.
@@ -463,7 +490,7 @@ def _as_float(fixed: dict[str, Any]) -> dict[str, TensorVariable]:
 
 def _domain_mask(family: Family, eta: TensorVariable, fixed: dict) -> TensorVariable:
     mask = None
-    for cond, _ in family.natural_domain(eta, **fixed):
+    for cond, _ in family.domain(eta, fixed):
         mask = cond if mask is None else mask & cond
     return mask
 
@@ -479,6 +506,13 @@ class _CountWindow(NamedTuple):
 
 def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWindow:
     """The Chernoff window of a count family and its weights (see count_series_expectation)."""
+    # a parameter outside the domain must be named as such, not as a window too long to sum
+    domain = family.domain(eta, fixed)
+    eta = CheckAndRaise(
+        ParameterDomainError,
+        f"{family.name}: parameter out of its domain; valid domain: "
+        + "; ".join(msg for _, msg in domain),
+    )(eta, pt.all(_domain_mask(family, eta, fixed)))
     a0 = family.log_partition(eta, **fixed)
     mean = family.mean_parameters(eta, **fixed)
     var = family.fisher_information(eta, **fixed)
@@ -509,14 +543,16 @@ def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWi
         hi = pt.minimum(hi, family.support_upper(**fixed))
     span = pt.max(hi - lo) + 1
     n_terms = span * pt.cast(pt.prod(lo.shape), "float64")
-    hi = Assert(
+    hi = CheckAndRaise(
+        NumericalLimitError,
         f"{family.name}: the exact series needs integer counts below 2^53 (float64 loses unit "
-        "steps beyond); this mean is too large for it."
+        "steps beyond); this mean is too large for it.",
     )(hi, pt.all(hi < 2.0**53))
-    span = Assert(
+    span = CheckAndRaise(
+        NumericalLimitError,
         f"{family.name}: the exact series for E[f(X)] needs more than {_SERIES_MAX_TERMS} terms "
         "(its window spans about 31 standard deviations for each batch element); the "
-        "distribution is too spread out for an exact in-memory sum."
+        "distribution is too spread out for an exact in-memory sum.",
     )(span, pt.isfinite(n_terms) & (n_terms <= _SERIES_MAX_TERMS))
     k = lo[..., None] + pt.arange(pt.cast(span, "int64"), dtype=pytensor.config.floatX)
     inside = k <= hi[..., None]
