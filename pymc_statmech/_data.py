@@ -52,8 +52,14 @@ def select_vars(dataset: xr.Dataset, var_names, group: str) -> list[str]:
         if not available:
             raise ValueError(f"The {group!r} group has no variables.")
         return available
-    names = [var_names] if isinstance(var_names, str) else list(var_names)
-    missing = [name for name in names if name not in dataset.data_vars]
+    try:
+        names = [var_names] if isinstance(var_names, str) else list(var_names)
+        missing = [name for name in names if name not in dataset.data_vars]
+    except TypeError:
+        raise TypeError(
+            f"Variable names must be a string or a list of strings naming variables of the "
+            f"{group!r} group (it has: {', '.join(available)}), got {var_names!r:.60}."
+        ) from None
     if missing:
         raise ValueError(
             f"Variables {missing} are not in the {group!r} group (it has: {', '.join(available)})."

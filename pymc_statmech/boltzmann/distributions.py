@@ -17,6 +17,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.distribution import Discrete, _support_point
 from pymc.distributions.shape_utils import rv_size_is_none
@@ -28,9 +29,11 @@ from pytensor.tensor.basic import Alloc
 from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.random.op import RandomVariable
 
+from pymc_statmech._compile import one_shot_function
 from pymc_statmech.boltzmann.exact import exact_sampler, exact_sampler_fits
 from pymc_statmech.boltzmann.lattice import (
     IsingStructure,
+    _finite_parameter,
     edge_couplings,
     ising_structure,
     site_fields,
@@ -40,7 +43,7 @@ from pymc_statmech.boltzmann.pseudolikelihood import (
     neighbourhood_patterns,
     pattern_pseudo_log_likelihood,
 )
-from pymc_statmech.expfam.api import FamilyForm, _family_form
+from pymc_statmech.expfam.api import FamilyForm, register_family_form
 from pymc_statmech.expfam.family import Family
 
 __all__ = ["Boltzmann", "Ising", "IsingRV", "ising_family"]
@@ -247,6 +250,12 @@ def _as_float(x) -> Any:
     return pt.as_tensor_variable(np.asarray(x, dtype=np.float64))
 
 
+def _symbolic_graph(x) -> bool:
+    """Whether ``x`` depends on an input other than constants (a model variable, a shared
+    variable), so that it cannot be evaluated now."""
+    return any(not isinstance(v, Constant) for v in pytensor.graph.traversal.graph_inputs([x]))
+
+
 def _is_fixed(x) -> bool:
     return not isinstance(x, pt.TensorVariable) or isinstance(x, Constant)
 
@@ -346,6 +355,7 @@ class Ising(Discrete):
         if method not in ISING_METHODS:
             raise ValueError(f"method must be one of {ISING_METHODS}, got {method!r}.")
         structure = ising_structure(lattice, graph, boundary, n_spins)
+        J, h, beta = (_finite_parameter(x, n) for x, n in ((J, "J"), (h, "h"), (beta, "beta")))
         couplings = _as_float(edge_couplings(structure, J))
         fields = _as_float(site_fields(structure, h))
         beta = _as_float(beta)
@@ -441,7 +451,7 @@ def _ising_support_point(op: IsingRV, rv, rng, size, J, h, beta):
     return pt.ones((*batch, *core), dtype="int8")
 
 
-@_family_form.register(IsingRV)
+@register_family_form(IsingRV)
 def _ising_form(op: IsingRV, rv, J, h, beta) -> FamilyForm:
     family = ising_family(op.structure, op.method if op.method != "pseudo_likelihood" else "auto")
     return FamilyForm(family, (beta[..., None] * J, beta[..., None] * h), {})
@@ -508,6 +518,13 @@ class Boltzmann(Discrete):
 
     @classmethod
     def dist(cls, energy, states, beta=1.0, **kwargs):
+        if not callable(energy):
+            raise TypeError(
+                "energy: give a function of the (S, d) states returning their S energies "
+                f"(e.g. lambda x: -x.sum(axis=-1)), not {type(energy).__name__}."
+            )
+        _finite_parameter(states, "states")
+        beta = _finite_parameter(beta, "beta")
         states = np.asarray(states)
         if states.ndim != 2 or len(states) == 0:
             raise ValueError(
@@ -517,8 +534,9 @@ class Boltzmann(Discrete):
             raise ValueError(
                 "states must be distinct rows (a repeated state would be counted twice)."
             )
-        energies = energy(pt.as_tensor_variable(states))
-        energies = _as_float(energies)
+        energies = _as_float(energy(pt.as_tensor_variable(states)))
+        if not _symbolic_graph(energies):
+            _finite_parameter(one_shot_function([], energies)(), "energy(states)")
         if energies.type.shape[-1:] not in ((len(states),), (None,)):
             raise ValueError(
                 f"energy(states) must return one energy per state, shape "

@@ -496,6 +496,23 @@ def _symbolic(*xs: Any) -> bool:
     return any(isinstance(x, Variable) for x in xs)
 
 
+def _finite_parameter(x: Any, name: str) -> Any:
+    """A numeric coupling, field, temperature or weight as a float array, refused by name when
+    it is not a number or not finite; symbolic inputs are returned as they are."""
+    if _symbolic(x):
+        return x
+    try:
+        value = np.asarray(x.data if isinstance(x, Constant) else x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name}: give a number or an array of numbers (or a PyTensor/PyMC variable), not "
+            f"{type(x).__name__} {x!r:.80}."
+        ) from None
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must be finite; got {name}={value.ravel()[:5].tolist()}.")
+    return value
+
+
 def _static_shape(x: Any) -> tuple[int | None, ...]:
     return tuple(x.type.shape) if isinstance(x, Variable) else np.shape(x)
 
@@ -701,6 +718,7 @@ def spins_to_binary(spins: Any) -> Any:
     >>> spins_to_binary(np.array([-1, 1, 1])).tolist()
     [0, 1, 1]
     """
+    _require_values(spins, (-1, 1), "spins")
     return (spins + 1) // 2
 
 
@@ -714,7 +732,22 @@ def binary_to_spins(x: Any) -> Any:
     >>> binary_to_spins(np.array([0, 1, 1])).tolist()
     [-1, 1, 1]
     """
+    _require_values(x, (0, 1), "x")
     return 2 * x - 1
+
+
+def _require_values(x: Any, allowed: tuple[int, int], name: str) -> None:
+    """Numeric input must hold only the two codes (symbolic input is converted as it is)."""
+    if _symbolic(x):
+        return
+    values = np.asarray(x)
+    try:
+        bad = ~np.isin(values, allowed)
+    except TypeError:
+        bad = np.ones(values.shape, dtype=bool)
+    if bad.any():
+        found = values[bad].ravel()[:5].tolist()
+        raise ValueError(f"{name} must hold only {allowed[0]} and {allowed[1]}; found {found}.")
 
 
 def _neighbor_sum(structure: IsingStructure, Je: Any, symbolic: bool) -> Any:
@@ -823,6 +856,8 @@ def ising_to_binary(
 
 
 def _convert(A, v, structure, lattice, graph, boundary, to_ising):
+    A = _finite_parameter(A, "W" if to_ising else "J")
+    v = _finite_parameter(v, "b" if to_ising else "h")
     symbolic = _symbolic(A, v)
     xp = pt if symbolic else np
     A = pt.as_tensor_variable(A) if symbolic else np.asarray(A, dtype=float)

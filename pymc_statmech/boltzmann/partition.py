@@ -82,6 +82,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech.boltzmann.lattice import (
     IsingStructure,
+    _finite_parameter,
     edge_couplings,
     ising_structure,
     site_fields,
@@ -161,6 +162,7 @@ class _Params(NamedTuple):
 
 
 def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
+    J, h, beta = (_finite_parameter(x, n) for x, n in ((J, "J"), (h, "h"), (beta, "beta")))
     Je = edge_couplings(s, J)
     hs = site_fields(s, h)
     Jv, hv = _constant_value(Je), _constant_value(hs)

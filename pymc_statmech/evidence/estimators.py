@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import numbers
 import warnings
 from functools import cached_property
 
 import numpy as np
-import pymc as pm
 import scipy.optimize
 import scipy.stats
 from scipy.special import logsumexp
@@ -26,7 +26,7 @@ from pymc_statmech._data import (
 )
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
 from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
-from pymc_statmech.evidence.terms import ModelTerms, model_terms
+from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
 
 METHODS = ("auto", "bridge", "stepping_stone", "ti", "smc", "laplace", "wbic")
 
@@ -840,6 +840,10 @@ def _laplace(tree, terms: ModelTerms):
 
 def number_of_observations(terms: ModelTerms, n_obs, what: str) -> int:
     """``n`` for the 1 / log n temperatures of singular learning theory (at least 2)."""
+    if n_obs is not None and not (
+        isinstance(n_obs, numbers.Real) and np.isfinite(n_obs) and n_obs == int(n_obs)
+    ):
+        raise ValueError(f"n_obs must be a whole number of observations, got {n_obs!r}.")
     n = terms.n_observations if n_obs is None else int(n_obs)
     if n < 2:
         raise ValueError(
@@ -1006,7 +1010,7 @@ def free_energy(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     tree = None if data is None else as_datatree(data)
     try:
-        model = pm.modelcontext(model)
+        model = checked_model(model)
     except TypeError:
         model = None
     if method == "auto":

@@ -9,6 +9,8 @@ stepping-stone sampling integrate.
 
 from __future__ import annotations
 
+import numbers
+
 import cloudpickle
 import numpy as np
 import pymc as pm
@@ -16,7 +18,7 @@ import xarray as xr
 from pymc.model.fgraph import clone_model
 from rich.progress import Progress
 
-from pymc_statmech.evidence.terms import ModelTerms, model_terms
+from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
 from pymc_statmech.reporting import quiet_pymc
 
 #: Name of the ``pm.Data`` that carries beta in a tempered model (set in each worker).
@@ -34,7 +36,8 @@ def default_ladder(n_rungs: int) -> np.ndarray:
     The power 1/0.3 packs rungs near :math:`\\beta = 0`, where :math:`E_\\beta[\\log L]` changes
     fastest (Friel & Pettitt 2008; Xie et al. 2011).
     """
-    if int(n_rungs) != n_rungs or n_rungs < 2:
+    whole = isinstance(n_rungs, numbers.Real) and np.isfinite(n_rungs) and n_rungs == int(n_rungs)
+    if not whole or n_rungs < 2:
         raise ValueError(
             f"betas must be an integer >= 2 (number of rungs) or an array, got {n_rungs!r}."
         )
@@ -85,9 +88,15 @@ def check_ladder(betas) -> np.ndarray | str:
         if betas != ADAPTIVE:
             raise ValueError(f"betas must be an int, an array or {ADAPTIVE!r}, got {betas!r}.")
         return betas
-    if np.ndim(betas) == 0:
-        return default_ladder(betas)
-    betas = np.asarray(betas, dtype=float)
+    try:
+        if np.ndim(betas) == 0:
+            return default_ladder(betas)
+        betas = np.asarray(betas, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"betas must be an int (number of rungs), a 1-d array of numbers or {ADAPTIVE!r}, "
+            f"got {type(betas).__name__} {betas!r:.60}."
+        ) from None
     if not np.all(np.isfinite(betas)):
         raise ValueError(f"betas must be finite, got {np.array2string(betas, threshold=8)}.")
     if betas.ndim != 1 or len(betas) < 2:
@@ -324,7 +333,7 @@ def sample_power_posteriors(
     Frozen({'beta': 4, 'chain': 2, 'draw': 200})
     """
     betas = check_ladder(betas)
-    model = pm.modelcontext(model)
+    model = checked_model(model)
     terms = model_terms(model)
     terms.require_proper_prior("sample_power_posteriors")
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):

@@ -56,10 +56,26 @@ def _structure(model) -> tuple:
     )
 
 
+def checked_model(model=None) -> pm.Model:
+    """``model``, or the one on the context stack; anything else is refused by name."""
+    if model is not None and not isinstance(model, pm.Model):
+        raise TypeError(
+            f"model: give a pymc.Model (or call inside `with model:`), not "
+            f"{type(model).__name__} {model!r:.60}."
+        )
+    try:
+        return pm.modelcontext(model)
+    except TypeError:
+        raise TypeError(
+            "model: no model given and none on the context stack; pass model= or call inside "
+            "`with model:`."
+        ) from None
+
+
 def model_terms(model=None) -> ModelTerms:
     """The :class:`ModelTerms` of ``model``, built once while its structure stays the same, so
     that every estimator called on one model reuses the same compiled functions."""
-    model = pm.modelcontext(model)
+    model = checked_model(model)
     structure = _structure(model)
     built = _BUILT.get(model)
     if built is None or built[0] != structure:
@@ -77,7 +93,7 @@ class ModelTerms:
     """
 
     def __init__(self, model=None):
-        model = pm.modelcontext(model)
+        model = checked_model(model)
         self.model = model
         self.free_rvs = list(model.free_RVs)
         discrete = [

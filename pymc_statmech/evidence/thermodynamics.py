@@ -31,7 +31,7 @@ from pymc_statmech.evidence.estimators import (
     tempered_energy,
 )
 from pymc_statmech.evidence.tempering import _rung_seeds, tempered_model
-from pymc_statmech.evidence.terms import model_terms
+from pymc_statmech.evidence.terms import checked_model, model_terms
 from pymc_statmech.stats.entropy import estimate_array
 
 __all__ = ["learning_coefficient", "plot_thermodynamics", "summary", "thermodynamics"]
@@ -140,6 +140,12 @@ def plot_thermodynamics(thermo: xr.Dataset, axes=None):
     """
     import matplotlib.pyplot as plt
 
+    needed = ("beta", "energy", "heat_capacity", "kl")
+    if not isinstance(thermo, xr.Dataset) or any(v not in thermo.variables for v in needed):
+        raise TypeError(
+            "plot_thermodynamics: give the Dataset of psm.thermodynamics(ladder) (with beta, "
+            f"energy, heat_capacity and kl), not {type(thermo).__name__}."
+        )
     panels = [
         ("energy", r"$U(\beta) = E_\beta[-\log L]$ (nats)"),
         ("heat_capacity", r"$C(\beta) = \beta^2\,\mathrm{Var}_\beta[\log L]$"),
@@ -290,9 +296,8 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
     867-897. Gelman, A. et al. (2013). *Bayesian Data Analysis*, 3rd ed., section 7.2.
     """
     import pandas as pd
-    import pymc as pm
 
-    model = pm.modelcontext(model)
+    model = checked_model(model)
     tree = as_datatree(idata, "idata")
     result = free_energy(tree, model, random_seed=random_seed)
     terms = model_terms(model)

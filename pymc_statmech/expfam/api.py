@@ -14,6 +14,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import singledispatch
 from typing import Any, NamedTuple
 
@@ -61,6 +62,14 @@ def _family_form(op: Op, rv: TensorVariable, *params) -> FamilyForm:
     )
 
 
+def register_family_form(op_type: type) -> Callable:
+    """Decorator registering ``form(op, rv, *dist_params) -> FamilyForm`` as the
+    exponential-family form of the random variables of ``op_type`` (how a distribution
+    defined elsewhere, such as the Ising model or a maximum-entropy solution, joins
+    :func:`entropy`, :func:`kl_divergence`, :func:`mean_parameters` and the rest)."""
+    return _family_form.register(op_type)
+
+
 @_family_form.register(NaturalRV)
 def _natural_form(op: NaturalRV, rv, *params) -> FamilyForm:
     eta, fixed = op.to_natural(params)
@@ -87,7 +96,7 @@ def family_form(rv: TensorVariable) -> FamilyForm:
         )
     if rv.owner is None:
         raise TypeError(f"{rv} is not a random variable (it has no distribution).")
-    _rng, _size, *params = rv.owner.inputs
+    params = rv.owner.op.dist_params(rv.owner)  # RandomVariable and SymbolicRandomVariable
     form = _family_form(rv.owner.op, rv, *[_as_float_input(p) for p in params])
     form = _broadcast_to_batch(form, rv)
     if isinstance(rv.owner.op, NaturalRV):  # checked on its natural domain where it is used

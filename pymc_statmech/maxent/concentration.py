@@ -892,8 +892,16 @@ def tail_probability(
         )
     if a is None:
         raise TypeError("tail_probability: the level a is required.")
-    a_arr, n_arr = np.broadcast_arrays(np.asarray(a, dtype="float64"), np.asarray(n))
-    if not np.all((n_arr >= 1) & (n_arr == np.round(n_arr))):
+    try:
+        a_arr, n_arr = np.broadcast_arrays(np.asarray(a, dtype="float64"), np.asarray(n))
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"tail_probability: a and n must be numbers or arrays of numbers that broadcast, got "
+            f"a={a!r:.40} and n={n!r:.40}."
+        ) from None
+    if n_arr.dtype.kind not in "iuf" or not np.all(
+        np.isfinite(n_arr) & (n_arr >= 1) & (n_arr == np.round(n_arr))
+    ):
         raise ValueError(f"tail_probability: n must be integers >= 1, got {n!r}.")
     n_arr = n_arr.astype(np.int64)
     if np.isnan(a_arr).any():

@@ -8,6 +8,7 @@ the quadrature places a panel edge.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,14 +77,24 @@ def mean(value: Any) -> Constraint:
     return Constraint(lambda x: x, _target(value, "mean"), "E[x]")
 
 
+def _whole(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and bool(np.isfinite(x)) and x == int(x)
+
+
+def _number(x: Any, name: str) -> float:
+    if not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r:.60}.")
+    return float(x)
+
+
 def moment(k: int, value: Any, about: float = 0.0) -> Constraint:
     r"""The constraint :math:`E[(x - a)^k] = v` (raw moment by default, ``about=a``).
 
     A variance is ``moment(2, s2, about=m)`` together with ``mean(m)``.
     """
-    if int(k) != k or k < 1:
+    if not _whole(k) or k < 1:
         raise ValueError(f"moment: k must be a positive integer, got {k!r}.")
-    k, about = int(k), float(about)
+    k, about = int(k), _number(about, "moment: about")
     name = f"E[x^{k}]" if about == 0 else f"E[(x - {about:g})^{k}]"
     if k % 2 == 0 and not isinstance(value, Variable) and np.any(np.asarray(value) <= 0):
         raise InfeasibleConstraintsError(f"{name}: an even moment must be positive, got {value!r}.")
@@ -110,6 +121,11 @@ def expect(
     breakpoints : sequence of float
         Points where ``fn`` is not smooth (e.g. ``[0]`` for ``pt.abs``).
     """
+    if not callable(fn):
+        raise TypeError(
+            f"expect: fn must be a function of a PyTensor variable (e.g. pt.log or lambda x: "
+            f"x**2), not {type(fn).__name__} {fn!r:.60}."
+        )
     # PyTensor's elementwise ops (pt.log) have no __name__; their scalar op has a name.
     fn_name = getattr(fn, "__name__", None) or getattr(getattr(fn, "scalar_op", None), "name", "f")
     label = name or f"E[{'f' if fn_name == '<lambda>' else fn_name}(x)]"
@@ -122,7 +138,7 @@ def interval_mass(lower: float, upper: float, p: Any) -> Constraint:
     The statistic is the indicator of the interval; its finite edges become quadrature
     breakpoints, so the mass is integrated exactly panel by panel.
     """
-    lower, upper = float(lower), float(upper)
+    lower, upper = _number(lower, "interval_mass: lower"), _number(upper, "interval_mass: upper")
     if not lower < upper:
         raise ValueError(f"interval_mass: need lower < upper, got ({lower}, {upper}).")
     name = f"P({lower:g} <= x <= {upper:g})"
@@ -140,6 +156,8 @@ def interval_mass(lower: float, upper: float, p: Any) -> Constraint:
 
 def quantile(q: Any, x: float) -> Constraint:
     r"""The constraint that ``x`` is the ``q``-quantile: :math:`P(X \le x) = q`."""
+    if not np.isfinite(_number(x, "quantile: x")):
+        raise ValueError(f"quantile: x must be finite (P(X <= inf) is 1), got {x!r}.")
     constraint = interval_mass(-np.inf, x, q)
     return Constraint(
         constraint.statistic, constraint.target, f"P(x <= {float(x):g})", constraint.breakpoints

@@ -28,6 +28,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.subtensor import AdvancedSubtensor
 
+from pymc_statmech.expfam.api import FamilyForm, register_family_form
 from pymc_statmech.maxent.constraints import InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, HalfLine, Interval
 from pymc_statmech.maxent.problem import MaxEntSolution, maxent_solve, solution_family
@@ -235,6 +236,14 @@ def _generic(solution: MaxEntSolution, **kwargs):
     transform = _transform(problem.domain)
     if transform is not None:
         _default_transform.register(type(rv.owner.op))(lambda op, rv, _t=transform: _t)
+
+    @register_family_form(type(rv.owner.op))
+    def _form(op, rv, *args):
+        # the solution's family at the multipliers of these targets: entropy, KL, mean
+        # parameters and Fisher information of a MaxEnt variable come from it
+        T, logq, lam, _ = rebuild(args)
+        return FamilyForm(solution_family(problem, T, log_weights + logq, logq, start), lam, {})
+
     return rv
 
 

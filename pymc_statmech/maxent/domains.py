@@ -27,6 +27,7 @@ References
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -217,7 +218,10 @@ class Integers(Domain):
     discrete = True
 
     def __init__(self, lower: int = 0, upper: int | None = None, cutoff: int | None = None):
-        if int(lower) != lower or (upper is not None and (int(upper) != upper or upper <= lower)):
+        def whole(x):
+            return isinstance(x, numbers.Real) and bool(np.isfinite(x)) and x == int(x)
+
+        if not whole(lower) or (upper is not None and (not whole(upper) or upper <= lower)):
             raise ValueError(
                 f"Integers: lower and upper must be integers with lower < upper, got "
                 f"lower={lower!r}, upper={upper!r}."
