@@ -919,10 +919,17 @@ def test_summary_against_the_normal_mean_closed_forms():
     assert table.loc["waic_penalty", "value"] == pytest.approx(
         table.loc["heat_capacity", "value"], rel=0.5
     )  # one parameter: both near 1/2
-    assert list(table.columns) == ["value", "error", "how"] and table.attrs["notes"] == []
+    assert list(table.columns) == ["value", "error", "how"]
+    assert [note.split(":")[0] for note in table.attrs["notes"]] == ["information_gain[<variable>]"]
     bare = psm.summary(idata, model, random_seed=1)
     assert "learning_coefficient" not in bare.index
     assert any("learning_coefficient" in note for note in bare.attrs["notes"])
+    assert any("information_gain[<variable>]" in note for note in bare.attrs["notes"])
+    # with prior draws: the per-variable gain of the one variable is the joint KL
+    with model:
+        idata["prior"] = pm.sample_prior_predictive(4000, random_seed=3)["prior"]
+    row = psm.summary(idata, model, random_seed=1).loc["information_gain[mu]"]
+    assert abs(row["value"] - exact["information_gain"]) < 4 * row["error"], row
 
 
 @pytest.mark.parametrize("bound", ["maurer", "mcallester", "catoni"])

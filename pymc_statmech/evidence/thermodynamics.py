@@ -32,6 +32,7 @@ from pymc_statmech.evidence.estimators import (
 )
 from pymc_statmech.evidence.tempering import _rung_seeds, tempered_model
 from pymc_statmech.evidence.terms import checked_model, model_terms
+from pymc_statmech.stats.divergence import kl_divergence
 from pymc_statmech.stats.entropy import estimate_array
 
 __all__ = ["learning_coefficient", "plot_thermodynamics", "summary", "thermodynamics"]
@@ -253,6 +254,29 @@ def learning_coefficient(
     )
 
 
+def _per_variable_gain(tree, terms, rows: dict, notes: list) -> None:
+    """Rows ``information_gain[v]``: KL of each free variable's posterior marginal from its prior
+    marginal, estimated between the posterior and prior groups (a hierarchical prior's marginal
+    has no closed form, so the prior's draws stand in for it)."""
+    if "prior" not in tree.children:
+        notes.append(
+            "information_gain[<variable>]: needs a prior group (idata['prior'] = "
+            "pm.sample_prior_predictive(model=model)['prior'])."
+        )
+        return
+    prior = get_group(tree, "prior")
+    for name in terms.names:
+        if name in terms.discrete_names or name not in prior.data_vars:
+            notes.append(f"information_gain[{name}]: discrete or not in the prior group.")
+            continue
+        gain = kl_divergence(tree, [name], p="posterior", q="prior", method="knn")[name]
+        rows[f"information_gain[{name}]"] = (
+            float(gain.sel(estimate="value")),
+            float(gain.sel(estimate="error")),
+            "kNN KL(posterior || prior) of this variable's marginal (posterior and prior groups)",
+        )
+
+
 def summary(idata, model=None, *, ladder=None, random_seed=None):
     r"""What the statistical-mechanics view says about a fitted model, in one table.
 
@@ -268,6 +292,11 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
       the posterior is then Gaussian in :math:`d` dimensions; Gelman et al.'s :math:`p_V`);
     * ``waic_penalty`` :math:`\sum_i \mathrm{Var}_\text{post}[\log p(y_i\mid\theta)]`, for
       comparison, when ``idata`` has a ``log_likelihood`` group;
+    * ``information_gain[v]`` for each free variable :math:`v`:
+      :math:`\mathrm{KL}(p(v\mid y)\,\|\,p(v))` of its marginals (kNN between the
+      ``posterior`` and ``prior`` groups, :func:`~pymc_statmech.stats.kl_divergence`), when
+      ``idata`` has a ``prior`` group. Marginal gains do not add up to the joint one when the
+      posterior correlates the variables;
     * ``learning_coefficient`` :math:`\lambda \approx C(\beta)` at :math:`\beta = 1/\log n`
       (since :math:`E_\beta[-\log L] \approx nL_n + \lambda/\beta`), when a ``ladder`` from
       :func:`sample_power_posteriors` is given (interpolated in :math:`\log\beta` between rungs).
@@ -333,6 +362,7 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
         rows["waic_penalty"] = (penalty, np.nan, "sum of pointwise Var_post[log p(y_i | theta)]")
     else:
         notes.append("waic_penalty: no log_likelihood group (pm.compute_log_likelihood adds it).")
+    _per_variable_gain(tree, terms, rows, notes)
     if ladder is not None:
         thermo = thermodynamics(ladder)
         n = number_of_observations(terms, None, "The learning coefficient")
