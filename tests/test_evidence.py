@@ -959,9 +959,17 @@ def test_summary_against_the_normal_mean_closed_forms():
         # the ladder's value is interpolated between rungs: 2% of slack for that
         slack = 0.02 * abs(value) if name == "learning_coefficient" else 0.0
         assert abs(row["value"] - value) < 4 * row["error"] + slack, (name, row["value"], value)
-    assert table.loc["waic_penalty", "value"] == pytest.approx(
-        table.loc["heat_capacity", "value"], rel=0.5
-    )  # one parameter: both near 1/2
+    # V = sum_i Var_post[(y_i - mu)^2] / (4 sigma^4) with mu ~ N(m, s^2) exactly:
+    # Var[(a - delta)^2] = 4 a^2 s^2 + 2 s^4 for delta ~ N(0, s^2), a = y_i - m
+    s2 = 1 / precision
+    m = Y_NORMAL.sum() / SIGMA**2 * s2
+    functional_variance = np.sum(4 * (Y_NORMAL - m) ** 2 * s2 + 2 * s2**2) / (4 * SIGMA**4)
+    for name, value in (
+        ("waic_penalty", functional_variance),
+        ("singular_fluctuation", functional_variance / 2),
+    ):
+        row = table.loc[name]
+        assert abs(row["value"] - value) < 4 * row["error"], (name, row["value"], value)
     assert list(table.columns) == ["value", "error", "how"]
     assert [note.split(":")[0] for note in table.attrs["notes"]] == ["information_gain[<variable>]"]
     bare = psm.summary(idata, model, random_seed=1)

@@ -290,8 +290,10 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
     * ``heat_capacity`` :math:`C(1) = \mathrm{Var}_\text{post}[\log L]` and
       ``effective_parameters`` :math:`2C(1)` (:math:`d` for a regular model with enough data:
       the posterior is then Gaussian in :math:`d` dimensions; Gelman et al.'s :math:`p_V`);
-    * ``waic_penalty`` :math:`\sum_i \mathrm{Var}_\text{post}[\log p(y_i\mid\theta)]`, for
-      comparison, when ``idata`` has a ``log_likelihood`` group;
+    * ``waic_penalty`` :math:`V = \sum_i \mathrm{Var}_\text{post}[\log p(y_i\mid\theta)]` (the
+      functional variance), for comparison, and ``singular_fluctuation`` :math:`\nu = V/2`
+      (:math:`d/2` for a regular model, less for a singular one; Watanabe 2010), when ``idata``
+      has a ``log_likelihood`` group;
     * ``information_gain[v]`` for each free variable :math:`v`:
       :math:`\mathrm{KL}(p(v\mid y)\,\|\,p(v))` of its marginals (kNN between the
       ``posterior`` and ``prior`` groups, :func:`~pymc_statmech.stats.kl_divergence`), when
@@ -354,12 +356,30 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
     if "log_likelihood" in tree.children:
         pointwise = [
             value.transpose("chain", "draw", ...).values.reshape(
-                value.sizes["chain"] * value.sizes["draw"], -1
+                value.sizes["chain"], value.sizes["draw"], -1
             )
             for value in tree["log_likelihood"].to_dataset().data_vars.values()
         ]
-        penalty = float(sum(np.var(p, axis=0, ddof=1).sum() for p in pointwise))
-        rows["waic_penalty"] = (penalty, np.nan, "sum of pointwise Var_post[log p(y_i | theta)]")
+        penalty = float(
+            sum(np.var(p.reshape(-1, p.shape[-1]), axis=0, ddof=1).sum() for p in pointwise)
+        )
+        # its Monte Carlo error from the spread of the per-chain values (one per chain)
+        per_chain = sum(np.var(p, axis=1, ddof=1).sum(axis=-1) for p in pointwise)
+        penalty_error = (
+            float(np.std(per_chain, ddof=1) / np.sqrt(per_chain.size))
+            if per_chain.size > 1
+            else np.nan
+        )
+        rows["waic_penalty"] = (
+            penalty,
+            penalty_error,
+            "sum of pointwise Var_post[log p(y_i | theta)] (functional variance)",
+        )
+        rows["singular_fluctuation"] = (
+            penalty / 2,
+            penalty_error / 2,
+            f"half the WAIC penalty (Watanabe's nu at beta = 1); regular: d/2 = {terms.dim / 2:g}",
+        )
     else:
         notes.append("waic_penalty: no log_likelihood group (pm.compute_log_likelihood adds it).")
     _per_variable_gain(tree, terms, rows, notes)
