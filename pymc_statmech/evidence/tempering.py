@@ -89,14 +89,16 @@ def check_ladder(betas) -> np.ndarray | str:
             raise ValueError(f"betas must be an int, an array or {ADAPTIVE!r}, got {betas!r}.")
         return betas
     try:
-        if np.ndim(betas) == 0:
-            return default_ladder(betas)
-        betas = np.asarray(betas, dtype=float)
+        scalar = np.ndim(betas) == 0
+        if not scalar:
+            betas = np.asarray(betas, dtype=float)
     except (TypeError, ValueError):
         raise TypeError(
             f"betas must be an int (number of rungs), a 1-d array of numbers or {ADAPTIVE!r}, "
             f"got {type(betas).__name__} {betas!r:.60}."
         ) from None
+    if scalar:
+        return default_ladder(betas)
     if not np.all(np.isfinite(betas)):
         raise ValueError(f"betas must be finite, got {np.array2string(betas, threshold=8)}.")
     if betas.ndim != 1 or len(betas) < 2:
