@@ -339,3 +339,35 @@ def test_uniform_couplings_on_a_large_periodic_lattice_use_kaufman():
     with pm.Model() as model:
         Ising("s", J=1.0, beta=0.44, lattice=(64, 64))
     np.testing.assert_array_equal(model.initial_point()["s"], ground)
+
+
+def test_boltzmann_information_quantities_are_those_of_its_states():
+    """A Boltzmann law on S states is the categorical family over them with logits -beta E:
+    entropy, mean parameters (the state probabilities), log Z and KL against direct sums, also
+    at a large beta (a point mass) and for a batch of temperatures."""
+    import pytensor.tensor as pt
+
+    energy = np.array([0.0, 1.0, 2.5])
+    states = [[0, 0], [1, 0], [1, 1]]
+
+    def dist(beta):
+        return psm.Boltzmann.dist(
+            energy=lambda x: pt.as_tensor_variable(energy), states=states, beta=beta
+        )
+
+    def probabilities(beta):
+        log_w = -beta * energy
+        w = np.exp(log_w - log_w.max())
+        return w / w.sum()
+
+    for beta in (0.7, -3.0, 1e300):
+        p = probabilities(beta)
+        entropy = -np.sum(p[p > 0] * np.log(p[p > 0]))
+        assert float(psm.entropy(dist(beta)).eval()) == pytest.approx(entropy, abs=1e-12)
+        np.testing.assert_allclose(psm.mean_parameters(dist(beta)).eval(), p, atol=1e-15)
+    log_z = np.log(np.sum(np.exp(-0.7 * energy)))
+    assert float(psm.log_partition(dist(0.7)).eval()) == pytest.approx(log_z, rel=1e-14)
+    p, q = probabilities(0.7), probabilities(0.0)
+    kl = float(psm.kl_divergence(dist(0.7), dist(0.0)).eval())
+    assert kl == pytest.approx(np.sum(p * np.log(p / q)), rel=1e-12)
+    assert psm.entropy(dist([0.7, -3.0])).eval().shape == (2,)

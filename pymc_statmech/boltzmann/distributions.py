@@ -11,6 +11,7 @@ entropy come from :math:`A` by automatic differentiation, as for every family of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from typing import Any
@@ -44,6 +45,7 @@ from pymc_statmech.boltzmann.pseudolikelihood import (
     pattern_pseudo_log_likelihood,
 )
 from pymc_statmech.expfam.api import FamilyForm, register_family_form
+from pymc_statmech.expfam.families import categorical
 from pymc_statmech.expfam.family import Family
 
 __all__ = ["Boltzmann", "Ising", "IsingRV", "ising_family"]
@@ -548,6 +550,17 @@ class Boltzmann(Discrete):
     def rv_op(cls, energy, beta, *, states, size=None, rng=None):
         rng = pt.random.shared_rng(seed=None) if rng is None else rng
         return BoltzmannRV(states)(energy, beta, size=size, rng=rng, return_next_rng=True)[1]
+
+
+#: The categorical family over the rows of ``states``: its value is a state (one core axis).
+_STATE_CATEGORICAL = dataclasses.replace(categorical, name="Boltzmann", value_ndim=1)
+
+
+@register_family_form(BoltzmannRV)
+def _boltzmann_form(op: BoltzmannRV, rv, energy, beta) -> FamilyForm:
+    # a Boltzmann law on S states is the categorical family over them with logits -beta E:
+    # A = logsumexp(-beta E), the mean parameters are the state probabilities
+    return FamilyForm(_STATE_CATEGORICAL, -beta[..., None] * energy, {})
 
 
 @_logprob.register(BoltzmannRV)
