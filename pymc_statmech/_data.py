@@ -7,6 +7,7 @@ here. Errors name the group or variable that is missing and what is there instea
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Sequence
 
@@ -43,6 +44,12 @@ def get_group(tree: xr.DataTree, group: str, hint: str = "") -> xr.Dataset:
             + (f" {hint}" if hint else "")
         )
     return tree[group].to_dataset()
+
+
+def is_whole_number(x) -> bool:
+    """A real, finite number with no fractional part (an int, or a float such as 3.0); not a
+    bool-like string, complex number, NaN or infinity."""
+    return isinstance(x, numbers.Real) and bool(np.isfinite(x)) and x == int(x)
 
 
 def select_vars(dataset: xr.Dataset, var_names, group: str) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import numbers
 import warnings
 from functools import cached_property
 
@@ -20,6 +19,7 @@ from pymc_statmech._data import (
     check_sample_dims,
     effective_sample_size,
     get_group,
+    is_whole_number,
     pareto_k,
     rank_rhat,
     rhat_limit,
@@ -840,9 +840,7 @@ def _laplace(tree, terms: ModelTerms):
 
 def number_of_observations(terms: ModelTerms, n_obs, what: str) -> int:
     """``n`` for the 1 / log n temperatures of singular learning theory (at least 2)."""
-    if n_obs is not None and not (
-        isinstance(n_obs, numbers.Real) and np.isfinite(n_obs) and n_obs == int(n_obs)
-    ):
+    if n_obs is not None and not is_whole_number(n_obs):
         raise ValueError(f"n_obs must be a whole number of observations, got {n_obs!r}.")
     n = terms.n_observations if n_obs is None else int(n_obs)
     if n < 2:

@@ -9,8 +9,6 @@ stepping-stone sampling integrate.
 
 from __future__ import annotations
 
-import numbers
-
 import cloudpickle
 import numpy as np
 import pymc as pm
@@ -18,6 +16,7 @@ import xarray as xr
 from pymc.model.fgraph import clone_model
 from rich.progress import Progress
 
+from pymc_statmech._data import is_whole_number
 from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
 from pymc_statmech.reporting import quiet_pymc
 
@@ -36,8 +35,7 @@ def default_ladder(n_rungs: int) -> np.ndarray:
     The power 1/0.3 packs rungs near :math:`\\beta = 0`, where :math:`E_\\beta[\\log L]` changes
     fastest (Friel & Pettitt 2008; Xie et al. 2011).
     """
-    whole = isinstance(n_rungs, numbers.Real) and np.isfinite(n_rungs) and n_rungs == int(n_rungs)
-    if not whole or n_rungs < 2:
+    if not is_whole_number(n_rungs) or n_rungs < 2:
         raise ValueError(
             f"betas must be an integer >= 2 (number of rungs) or an array, got {n_rungs!r}."
         )

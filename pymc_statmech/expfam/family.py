@@ -489,8 +489,13 @@ def _as_float(fixed: dict[str, Any]) -> dict[str, TensorVariable]:
 
 
 def _domain_mask(family: Family, eta: TensorVariable, fixed: dict) -> TensorVariable:
+    return _all_of(family.domain(eta, fixed))
+
+
+def _all_of(conditions: list) -> TensorVariable:
+    """The elementwise conjunction of ``(condition, message)`` pairs."""
     mask = None
-    for cond, _ in family.domain(eta, fixed):
+    for cond, _ in conditions:
         mask = cond if mask is None else mask & cond
     return mask
 
@@ -512,7 +517,7 @@ def _count_window(family: Family, eta, fixed: dict, log_tail: float) -> _CountWi
         ParameterDomainError,
         f"{family.name}: parameter out of its domain; valid domain: "
         + "; ".join(msg for _, msg in domain),
-    )(eta, pt.all(_domain_mask(family, eta, fixed)))
+    )(eta, pt.all(_all_of(domain)))
     a0 = family.log_partition(eta, **fixed)
     mean = family.mean_parameters(eta, **fixed)
     var = family.fisher_information(eta, **fixed)

@@ -17,6 +17,8 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
+from pymc_statmech._data import is_whole_number
+
 __all__ = [
     "Constraint",
     "InfeasibleConstraintsError",
@@ -77,10 +79,6 @@ def mean(value: Any) -> Constraint:
     return Constraint(lambda x: x, _target(value, "mean"), "E[x]")
 
 
-def _whole(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and bool(np.isfinite(x)) and x == int(x)
-
-
 def _number(x: Any, name: str) -> float:
     if not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r:.60}.")
@@ -92,7 +90,7 @@ def moment(k: int, value: Any, about: float = 0.0) -> Constraint:
 
     A variance is ``moment(2, s2, about=m)`` together with ``mean(m)``.
     """
-    if not _whole(k) or k < 1:
+    if not is_whole_number(k) or k < 1:
         raise ValueError(f"moment: k must be a positive integer, got {k!r}.")
     k, about = int(k), _number(about, "moment: about")
     name = f"E[x^{k}]" if about == 0 else f"E[(x - {about:g})^{k}]"

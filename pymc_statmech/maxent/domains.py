@@ -27,12 +27,13 @@ References
 from __future__ import annotations
 
 import itertools
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+
+from pymc_statmech._data import is_whole_number
 
 __all__ = ["Circle", "Discrete", "Domain", "HalfLine", "Integers", "Interval", "RealLine"]
 
@@ -218,10 +219,9 @@ class Integers(Domain):
     discrete = True
 
     def __init__(self, lower: int = 0, upper: int | None = None, cutoff: int | None = None):
-        def whole(x):
-            return isinstance(x, numbers.Real) and bool(np.isfinite(x)) and x == int(x)
-
-        if not whole(lower) or (upper is not None and (not whole(upper) or upper <= lower)):
+        if not is_whole_number(lower) or (
+            upper is not None and (not is_whole_number(upper) or upper <= lower)
+        ):
             raise ValueError(
                 f"Integers: lower and upper must be integers with lower < upper, got "
                 f"lower={lower!r}, upper={upper!r}."
