@@ -47,6 +47,8 @@ References
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from typing import NamedTuple
 
 import numba
@@ -75,6 +77,11 @@ _STEP = 1e-30
 #: Linear space is used while 2 * (the largest |K| and |theta| sum a message crosses) is below
 #: this: discarded terms are then below e^{-708 + 300} of the total.
 _LINEAR_SAFE = 300.0
+#: Forward messages held at once per thread (bytes): a trace sweeps its first rows in chunks.
+_CHUNK_BYTES = 2**25
+#: A trace with at least this many state updates is split over the available cores.
+_PARALLEL_WORK = 2**24
+_WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class SweepPlan(NamedTuple):
@@ -173,7 +180,9 @@ def enumeration_plan(structure: IsingStructure) -> SweepPlan:
 
 # ---------------------------------------------------------------------------------------------
 # kernels: generic in the dtype (float64 for values, complex128 for the complex step); every
-# comparison is on real parts, so the complex step rides along
+# comparison is on real parts, so the complex step rides along. The sweeps are driven from
+# Python, one kernel call per chunk of first rows: a kernel that calls a large kernel
+# re-optimises the callee's code with its own (measured: 2.9 s more for one level of nesting).
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True)
 def _log_add(a, b):
@@ -205,169 +214,139 @@ def _max_real(v, count):
     return top
 
 
+@njit(cache=True, nogil=True)
+def _first_rows(K, th, order, row0_bond, w, rows, msg):
+    """Log-weights of the 2^w first-row states (fields and in-row bonds) into ``msg[k, 0]``;
+    when ``rows[k] >= 0`` only that state keeps its weight. Column c is bit w - 1 - c of a
+    state (set: +1)."""
+    for k in range(len(rows)):
+        for x in range(2**w):
+            total = 0.0 * K[0]
+            for c in range(w):
+                s = _sign((x >> (w - 1 - c)) & 1)
+                total += th[order[c]] * s
+                bond = row0_bond[c]
+                if bond >= 0:
+                    total += K[bond] * s * _sign((x >> (w - 1 - (c + 1) % w)) & 1)
+            free = rows[k] < 0 or x == rows[k]
+            msg[k, 0, x] = total if free else -np.inf + 0.0 * total
+
+
+@njit(cache=True, nogil=True)
+def _step_exponents(K, th, order, above, left, wrap, closing, w, rows, E):
+    """Per first row k and step t (adding site order[t + w]), the 16 exponents
+    s_new (K_above s_top + K_left s_left + K_wrap s_wrap + theta) at E[k, t, 8 top + 4 left +
+    2 wrap + new]; with the first row fixed to ``rows[k]`` (>= 0), the bonds closing onto it
+    are fields on the last row."""
+    n = len(order)
+    for k in range(len(rows)):
+        fixed = rows[k]
+        for t in range(n - w):
+            step = t + w
+            ka, kl, kw = _coupling(K, above[t]), _coupling(K, left[t]), _coupling(K, wrap[t])
+            field = th[order[step]]
+            if fixed >= 0 and step >= n - w:
+                c = step - (n - w)
+                field = field + _coupling(K, closing[c]) * _sign((fixed >> (w - 1 - c)) & 1)
+            for i in range(8):
+                local = ka * _sign(i >> 2) + kl * _sign((i >> 1) & 1) + kw * _sign(i & 1) + field
+                E[k, t, 2 * i] = -local
+                E[k, t, 2 * i + 1] = local
+
+
 @njit(cache=True)
-def _row0_log_weights(K, th, order, row0_bond, w, fixed, out):
-    """Log-weights of the 2^w first-row states (fields and in-row bonds) into ``out``; only
-    ``fixed`` keeps its weight when >= 0. Column c is bit w - 1 - c of a state (set: +1)."""
+def _weight_index(rest, w):
+    """4 left + 2 wrap of a register's lower w - 1 bits (left: the newest spin, wrap: the
+    first of the current row)."""
+    return 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
+
+
+@njit(cache=True, nogil=True)
+def _forward_linear(E, w, msg, log_z):
+    """Forward messages msg[k, t] before step t from msg[k, 0] (first-row log-weights,
+    overwritten by mantissas, largest 1, renormalised every step); log Z per first row."""
+    H, T = 2 ** (w - 1), E.shape[1]
+    W = np.empty(16, dtype=E.dtype)
+    for k in range(E.shape[0]):
+        M = msg[k]
+        scale = _max_real(M[0], 2 * H)
+        for x in range(2 * H):
+            M[0, x] = np.exp(M[0, x] - scale)
+        for t in range(T):
+            shift = _max_real(E[k, t], 16)
+            for i in range(16):
+                W[i] = np.exp(E[k, t, i] - shift)
+            for rest in range(H):
+                lw = _weight_index(rest, w)
+                a0, a1 = M[t, rest], M[t, H + rest]
+                M[t + 1, 2 * rest] = a0 * W[lw] + a1 * W[8 + lw]
+                M[t + 1, 2 * rest + 1] = a0 * W[lw + 1] + a1 * W[9 + lw]
+            top = _max_real(M[t + 1], 2 * H)
+            for x in range(2 * H):
+                M[t + 1, x] = M[t + 1, x] / top
+            scale = scale + shift + np.log(top)
+        total = 0.0 * M[T, 0]
+        for x in range(2 * H):
+            total += M[T, x]
+        log_z[k] = scale + np.log(total)
+
+
+@njit(cache=True, nogil=True)
+def _forward_log(E, w, msg, log_z):
+    """As :func:`_forward_linear`, with every message kept as a logarithm."""
+    H, T = 2 ** (w - 1), E.shape[1]
+    for k in range(E.shape[0]):
+        M = msg[k]
+        for t in range(T):
+            for rest in range(H):
+                lw = _weight_index(rest, w)
+                a0, a1 = M[t, rest], M[t, H + rest]
+                for b in range(2):
+                    M[t + 1, 2 * rest + b] = _log_add(
+                        a0 + E[k, t, lw + b], a1 + E[k, t, 8 + lw + b]
+                    )
+        top = _max_real(M[T], 2 * H)
+        total = 0.0 * top
+        for x in range(2 * H):
+            total += np.exp(M[T, x] - top)
+        log_z[k] = top + np.log(total)
+
+
+@njit(cache=True)
+def _add_step_statistics(bins, step, order, above, left, wrap, closing, w, fixed, mK, mth):
+    """A step's four expected statistics from the joint weights of (top, left, wrap, new)."""
+    n = len(order)
+    t = step - w
+    total = 0.0 * bins[0]
+    for i in range(16):
+        total += bins[i]
+    s_new = s_above = s_left = s_wrap = 0.0 * total
+    for i in range(16):
+        q = bins[i] * _sign(i & 1) / total
+        s_new += q
+        s_above += q * _sign(i >> 3)
+        s_left += q * _sign((i >> 2) & 1)
+        s_wrap += q * _sign((i >> 1) & 1)
+    mth[order[step]] += s_new
+    if above[t] >= 0:
+        mK[above[t]] += s_above
+    if left[t] >= 0:
+        mK[left[t]] += s_left
+    if wrap[t] >= 0:
+        mK[wrap[t]] += s_wrap
+    if fixed >= 0 and step >= n - w and closing[step - (n - w)] >= 0:
+        c = step - (n - w)
+        mK[closing[c]] += s_new * _sign((fixed >> (w - 1 - c)) & 1)
+
+
+@njit(cache=True)
+def _add_first_row_statistics(weights, order, row0_bond, w, mK, mth):
+    """The first row's expected statistics from the (unnormalised) weights of its states."""
+    total = 0.0 * weights[0]
     for x in range(2**w):
-        total = 0.0 * K[0]
-        for c in range(w):
-            s = _sign((x >> (w - 1 - c)) & 1)
-            total += th[order[c]] * s
-            bond = row0_bond[c]
-            if bond >= 0:
-                total += K[bond] * s * _sign((x >> (w - 1 - (c + 1) % w)) & 1)
-        out[x] = total if fixed < 0 or x == fixed else -np.inf + 0.0 * total
-
-
-@njit(cache=True)
-def _step_exponents(K, th, order, above, left, wrap, closing, w, fixed, E):
-    """Per step t (adding site order[t + w]), the 16 exponents
-    s_new (K_above s_top + K_left s_left + K_wrap s_wrap + theta) at E[t, 8 top + 4 left +
-    2 wrap + new]; with the first row fixed to ``fixed`` (>= 0), the bonds closing onto it are
-    fields on the last row."""
-    n = len(order)
-    for t in range(n - w):
-        k = t + w
-        ka, kl, kw = _coupling(K, above[t]), _coupling(K, left[t]), _coupling(K, wrap[t])
-        field = th[order[k]]
-        if fixed >= 0 and k >= n - w:
-            c = k - (n - w)
-            field = field + _coupling(K, closing[c]) * _sign((fixed >> (w - 1 - c)) & 1)
-        for i in range(8):
-            local = ka * _sign(i >> 2) + kl * _sign((i >> 1) & 1) + kw * _sign(i & 1) + field
-            E[t, 2 * i] = -local
-            E[t, 2 * i + 1] = local
-
-
-@njit(cache=True)
-def _forward(E, w, linear, msg, scale):
-    """Forward messages: msg[t] before step t from msg[0] (first-row log-weights, overwritten
-    by mantissas in linear space); returns log Z. Linear space keeps mantissas (largest 1)
-    with the log scale of each step in ``scale``; log space keeps logs."""
-    H, T = 2 ** (w - 1), E.shape[0]
-    if linear:
-        top = _max_real(msg[0], 2 * H)
-        scale[0] = top
-        for x in range(2 * H):
-            msg[0, x] = np.exp(msg[0, x] - top)
-    W = np.empty(16, dtype=E.dtype)
-    for t in range(T):
-        if linear:
-            shift = _max_real(E[t], 16)
-            for i in range(16):
-                W[i] = np.exp(E[t, i] - shift)
-        for rest in range(H):
-            lw = 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-            a0, a1 = msg[t, rest], msg[t, H + rest]
-            for b in range(2):
-                if linear:
-                    msg[t + 1, 2 * rest + b] = a0 * W[lw + b] + a1 * W[8 + lw + b]
-                else:
-                    msg[t + 1, 2 * rest + b] = _log_add(a0 + E[t, lw + b], a1 + E[t, 8 + lw + b])
-        if linear:
-            top = _max_real(msg[t + 1], 2 * H)
-            for x in range(2 * H):
-                msg[t + 1, x] = msg[t + 1, x] / top
-            scale[t + 1] = scale[t] + shift + np.log(top)
-    total = 0.0 * msg[T, 0]
-    if linear:
-        for x in range(2 * H):
-            total += msg[T, x]
-        return scale[T] + np.log(total)
-    top = _max_real(msg[T], 2 * H)
-    for x in range(2 * H):
-        total += np.exp(msg[T, x] - top)
-    return top + np.log(total)
-
-
-@njit(cache=True)
-def _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, fixed, mK, mth):
-    """Backward sweep over the stored forward messages, adding each step's expected
-    statistics (and the first row's) to ``mK`` and ``mth``.
-
-    The joint probability of a step's register and new spin is forward x weight x backward;
-    it is summed into 16 bins by (top, left, wrap, new), from which the step's four
-    statistics follow.
-    """
-    H, T = 2 ** (w - 1), E.shape[0]
-    n = len(order)
-    back = np.empty(2 * H, dtype=E.dtype)
-    prev = np.empty(2 * H, dtype=E.dtype)
-    joint = np.empty(4 * H, dtype=E.dtype)  # log space: [top, rest, new]
-    W = np.empty(16, dtype=E.dtype)
-    bins = np.empty(16, dtype=E.dtype)
-    for x in range(2 * H):
-        back[x] = 1.0 if linear else 0.0
-    for t in range(T - 1, -1, -1):
-        bins[:] = 0.0
-        if linear:
-            shift = _max_real(E[t], 16)
-            for i in range(16):
-                W[i] = np.exp(E[t, i] - shift)
-            for top in range(2):
-                for rest in range(H):
-                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-                    u0 = W[lw] * back[2 * rest]
-                    u1 = W[lw + 1] * back[2 * rest + 1]
-                    a = msg[t, top * H + rest]
-                    bins[lw] += a * u0
-                    bins[lw + 1] += a * u1
-                    prev[top * H + rest] = u0 + u1
-            top_value = _max_real(prev, 2 * H)
-            for x in range(2 * H):
-                prev[x] = prev[x] / top_value
-        else:
-            for top in range(2):
-                for rest in range(H):
-                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-                    u0 = E[t, lw] + back[2 * rest]
-                    u1 = E[t, lw + 1] + back[2 * rest + 1]
-                    a = msg[t, top * H + rest]
-                    joint[2 * (top * H + rest)] = a + u0
-                    joint[2 * (top * H + rest) + 1] = a + u1
-                    prev[top * H + rest] = _log_add(u0, u1)
-            peak = _max_real(joint, 4 * H)
-            for top in range(2):
-                for rest in range(H):
-                    lw = 8 * top + 4 * (rest & 1) + 2 * (((rest >> (w - 2)) & 1) if w >= 2 else 0)
-                    j = 2 * (top * H + rest)
-                    bins[lw] += np.exp(joint[j] - peak)
-                    bins[lw + 1] += np.exp(joint[j + 1] - peak)
-        total = 0.0 * bins[0]
-        for i in range(16):
-            total += bins[i]
-        s_new = s_above = s_left = s_wrap = 0.0 * total
-        for i in range(16):
-            q = bins[i] * _sign(i & 1) / total
-            s_new += q
-            s_above += q * _sign(i >> 3)
-            s_left += q * _sign((i >> 2) & 1)
-            s_wrap += q * _sign((i >> 1) & 1)
-        k = t + w
-        mth[order[k]] += s_new
-        if above[t] >= 0:
-            mK[above[t]] += s_above
-        if left[t] >= 0:
-            mK[left[t]] += s_left
-        if wrap[t] >= 0:
-            mK[wrap[t]] += s_wrap
-        if fixed >= 0 and k >= n - w and closing[k - (n - w)] >= 0:
-            c = k - (n - w)
-            mK[closing[c]] += s_new * _sign((fixed >> (w - 1 - c)) & 1)
-        back, prev = prev, back
-    # the first row
-    total = 0.0 * back[0]
-    for x in range(2 * H):
-        prev[x] = msg[0, x] * back[x] if linear else msg[0, x] + back[x]
-    if not linear:
-        peak = _max_real(prev, 2 * H)
-        for x in range(2 * H):
-            prev[x] = np.exp(prev[x] - peak)
-    for x in range(2 * H):
-        total += prev[x]
-    for x in range(2 * H):
-        p = prev[x] / total
+        total += weights[x]
+    for x in range(2**w):
+        p = weights[x] / total
         if p.real == 0.0:
             continue
         for c in range(w):
@@ -378,111 +357,192 @@ def _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, f
                 mK[bond] += p * s * _sign((x >> (w - 1 - (c + 1) % w)) & 1)
 
 
-@njit(cache=True)
-def _linear_is_exact(K, th, w):
-    """Whether scaled linear space is exact to rounding (see the module notes)."""
-    sigma = 0.0
-    for v in K:
-        sigma = max(sigma, abs(v.real))
-    tau = 0.0
-    for v in th:
-        tau = max(tau, abs(v.real))
-    return 2.0 * ((w + 2) * sigma + 2.0 * tau) < _LINEAR_SAFE
+@njit(cache=True, nogil=True)
+def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, rows, mK, mth):
+    """Backward sweep over the linear forward messages, adding the expected statistics of first
+    row k to ``mK[k]`` and ``mth[k]``: the joint weight of a step's register and new spin is
+    forward x weight x backward, summed into 16 bins by (top, left, wrap, new)."""
+    H, T = 2 ** (w - 1), E.shape[1]
+    back = np.empty(2 * H, dtype=E.dtype)
+    prev = np.empty(2 * H, dtype=E.dtype)
+    W = np.empty(16, dtype=E.dtype)
+    bins = np.empty(16, dtype=E.dtype)
+    for k in range(E.shape[0]):
+        M = msg[k]
+        back[:] = 1.0
+        for t in range(T - 1, -1, -1):
+            bins[:] = 0.0
+            shift = _max_real(E[k, t], 16)
+            for i in range(16):
+                W[i] = np.exp(E[k, t, i] - shift)
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + _weight_index(rest, w)
+                    u0 = W[lw] * back[2 * rest]
+                    u1 = W[lw + 1] * back[2 * rest + 1]
+                    a = M[t, top * H + rest]
+                    bins[lw] += a * u0
+                    bins[lw + 1] += a * u1
+                    prev[top * H + rest] = u0 + u1
+            top_value = _max_real(prev, 2 * H)
+            for x in range(2 * H):
+                back[x] = prev[x] / top_value
+            _add_step_statistics(bins, t + w, order, above, left, wrap, closing, w, rows[k],
+                                 mK[k], mth[k])  # fmt: skip
+        for x in range(2 * H):
+            prev[x] = M[0, x] * back[x]
+        _add_first_row_statistics(prev, order, row0_bond, w, mK[k], mth[k])
 
 
-@njit(cache=True)
-def _transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace, mK, mth):
-    """log Z and the expected statistics (added to ``mK``, ``mth``) of one parameter set."""
-    linear = _linear_is_exact(K, th, w)
-    n = len(order)
-    msg = np.empty((n - w + 1, 2**w), dtype=K.dtype)
-    scale = np.zeros(n - w + 1, dtype=K.dtype)
-    E = np.empty((n - w, 16), dtype=K.dtype)
-    if not trace:
-        _row0_log_weights(K, th, order, row0_bond, w, -1, msg[0])
-        _step_exponents(K, th, order, above, left, wrap, closing, w, -1, E)
-        log_z = _forward(E, w, linear, msg, scale)
-        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, -1, mK, mth)
-        return log_z
-    symmetric = True  # h = 0: the first rows b and -b contribute equally
-    for v in th:
-        if v != 0.0:
-            symmetric = False
-    n_fixed = 2 ** (w - 1) if symmetric else 2**w
-    part_K = np.zeros(len(mK), dtype=K.dtype)
-    part_th = np.zeros(len(mth), dtype=K.dtype)
-    log_total = -np.inf + 0.0 * K[0]
-    for b in range(n_fixed):
-        _row0_log_weights(K, th, order, row0_bond, w, b, msg[0])
-        _step_exponents(K, th, order, above, left, wrap, closing, w, b, E)
-        log_zb = _forward(E, w, linear, msg, scale)
-        part_K[:] = 0.0
-        part_th[:] = 0.0
-        _backward(E, w, linear, msg, order, row0_bond, above, left, wrap, closing, b, part_K,
-                  part_th)  # fmt: skip
-        # running weighted mean over the fixed rows: weight exp(log_zb - log_total)
-        new_total = _log_add(log_total, log_zb)
-        keep, add = np.exp(log_total - new_total), np.exp(log_zb - new_total)
-        for e in range(len(mK)):
-            mK[e] = keep * mK[e] + add * part_K[e]
-        for i in range(len(mth)):
-            mth[i] = keep * mth[i] + add * part_th[i]
-        log_total = new_total
-    if symmetric:
-        for i in range(len(mth)):
-            mth[i] = 0.0 * mth[i]
-        return log_total + np.log(2.0)
-    return log_total
+@njit(cache=True, nogil=True)
+def _backward_log(E, w, msg, order, row0_bond, above, left, wrap, closing, rows, mK, mth):
+    """As :func:`_backward_linear`, over log forward messages with log backward messages."""
+    H, T = 2 ** (w - 1), E.shape[1]
+    back = np.empty(2 * H, dtype=E.dtype)
+    prev = np.empty(2 * H, dtype=E.dtype)
+    joint = np.empty(4 * H, dtype=E.dtype)  # [top, rest, new]
+    bins = np.empty(16, dtype=E.dtype)
+    for k in range(E.shape[0]):
+        M = msg[k]
+        back[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + _weight_index(rest, w)
+                    u0 = E[k, t, lw] + back[2 * rest]
+                    u1 = E[k, t, lw + 1] + back[2 * rest + 1]
+                    a = M[t, top * H + rest]
+                    joint[2 * (top * H + rest)] = a + u0
+                    joint[2 * (top * H + rest) + 1] = a + u1
+                    prev[top * H + rest] = _log_add(u0, u1)
+            peak = _max_real(joint, 4 * H)
+            bins[:] = 0.0
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + _weight_index(rest, w)
+                    j = 2 * (top * H + rest)
+                    bins[lw] += np.exp(joint[j] - peak)
+                    bins[lw + 1] += np.exp(joint[j + 1] - peak)
+            back[:] = prev
+            _add_step_statistics(bins, t + w, order, above, left, wrap, closing, w, rows[k],
+                                 mK[k], mth[k])  # fmt: skip
+        for x in range(2 * H):
+            prev[x] = M[0, x] + back[x]
+        peak = _max_real(prev, 2 * H)
+        for x in range(2 * H):
+            prev[x] = np.exp(prev[x] - peak)
+        _add_first_row_statistics(prev, order, row0_bond, w, mK[k], mth[k])
 
 
-@njit(cache=True)
-def _enumerate(K, th, edges_i, edges_j, mK, mth):
-    """log Z and the expected statistics over all 2^n states."""
-    n = len(th)
+@njit(cache=True, nogil=True)
+def _enumerate(K, th, edges_i, edges_j, log_z, mK, mth):
+    """log Z and the expected statistics over all 2^n states, per row of ``K``, ``th``."""
+    n = th.shape[1]
     energies = np.empty(2**n, dtype=K.dtype)
-    for x in range(2**n):
-        e = 0.0 * K[0]
-        for i in range(n):
-            e += th[i] * _sign((x >> i) & 1)
-        for b in range(len(edges_i)):
-            e += K[b] * _sign((x >> edges_i[b]) & 1) * _sign((x >> edges_j[b]) & 1)
-        energies[x] = e
-    peak = _max_real(energies, 2**n)
-    total = 0.0 * peak
-    for x in range(2**n):
-        energies[x] = np.exp(energies[x] - peak)
-        total += energies[x]
-    for x in range(2**n):
-        p = energies[x] / total
-        if p.real == 0.0:
-            continue
-        for i in range(n):
-            mth[i] += p * _sign((x >> i) & 1)
-        for b in range(len(edges_i)):
-            mK[b] += p * _sign((x >> edges_i[b]) & 1) * _sign((x >> edges_j[b]) & 1)
-    return peak + np.log(total)
+    for r in range(K.shape[0]):
+        for x in range(2**n):
+            e = 0.0 * K[r, 0]
+            for i in range(n):
+                e += th[r, i] * _sign((x >> i) & 1)
+            for b in range(len(edges_i)):
+                e += K[r, b] * _sign((x >> edges_i[b]) & 1) * _sign((x >> edges_j[b]) & 1)
+            energies[x] = e
+        peak = _max_real(energies, 2**n)
+        total = 0.0 * peak
+        for x in range(2**n):
+            energies[x] = np.exp(energies[x] - peak)
+            total += energies[x]
+        for x in range(2**n):
+            p = energies[x] / total
+            if p.real == 0.0:
+                continue
+            for i in range(n):
+                mth[r, i] += p * _sign((x >> i) & 1)
+            for b in range(len(edges_i)):
+                mK[r, b] += p * _sign((x >> edges_i[b]) & 1) * _sign((x >> edges_j[b]) & 1)
+        log_z[r] = peak + np.log(total)
 
 
-@njit(cache=True)
-def _batch_transfer(K, th, order, row0_bond, above, left, wrap, closing, w, trace):
-    """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
-    log_z = np.empty(K.shape[0], dtype=K.dtype)
-    mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
-    for i in range(K.shape[0]):
-        log_z[i] = _transfer(
-            K[i], th[i], order, row0_bond, above, left, wrap, closing, w, trace, mK[i], mth[i]
-        )
+# ---------------------------------------------------------------------------------------------
+# the drivers
+# ---------------------------------------------------------------------------------------------
+def _linear_is_exact(K: np.ndarray, th: np.ndarray, w: int) -> bool:
+    """Whether scaled linear space is exact to rounding (see the module notes)."""
+    sigma = np.max(np.abs(K.real), initial=0.0)
+    tau = np.max(np.abs(th.real), initial=0.0)
+    return bool(2.0 * ((w + 2) * sigma + 2.0 * tau) < _LINEAR_SAFE)
+
+
+def _sweep_rows(plan: SweepPlan, K: np.ndarray, th: np.ndarray, rows: np.ndarray):
+    """``(log Z_b (m,), <s_i s_j>_b (m, E), <s_i>_b (m, n))`` with the first row fixed to each
+    of ``rows`` (``-1``: free), swept in chunks that hold at most :data:`_CHUNK_BYTES` of
+    forward messages."""
+    order, row0_bond, above, left, wrap, closing = plan.arrays()[:6]
+    w, T = plan.width, plan.n_spins - plan.width
+    per_row = (T + 1) * 2**w * K.itemsize
+    chunk = int(max(1, min(len(rows), _CHUNK_BYTES // per_row)))
+    msg = np.empty((chunk, T + 1, 2**w), dtype=K.dtype)
+    E = np.empty((chunk, T, 16), dtype=K.dtype)
+    log_z = np.empty(len(rows), dtype=K.dtype)
+    mK = np.zeros((len(rows), len(K)), dtype=K.dtype)
+    mth = np.zeros((len(rows), len(th)), dtype=K.dtype)
+    linear = _linear_is_exact(K, th, w)
+    forward = _forward_linear if linear else _forward_log
+    backward = _backward_linear if linear else _backward_log
+    for start in range(0, len(rows), chunk):
+        part = slice(start, min(start + chunk, len(rows)))
+        fixed = rows[part]
+        m = len(fixed)
+        _first_rows(K, th, order, row0_bond, w, fixed, msg[:m])
+        _step_exponents(K, th, order, above, left, wrap, closing, w, fixed, E[:m])
+        forward(E[:m], w, msg[:m], log_z[part])
+        backward(E[:m], w, msg[:m], order, row0_bond, above, left, wrap, closing, fixed,
+                 mK[part], mth[part])  # fmt: skip
     return log_z, mK, mth
 
 
-@njit(cache=True)
-def _batch_enumerate(K, th, edges_i, edges_j):
-    """log Z ``(B,)`` and expected statistics ``(B, E)``, ``(B, n)`` of a batch."""
-    log_z = np.empty(K.shape[0], dtype=K.dtype)
-    mK, mth = np.zeros(K.shape, dtype=K.dtype), np.zeros(th.shape, dtype=K.dtype)
-    for i in range(K.shape[0]):
-        log_z[i] = _enumerate(K[i], th[i], edges_i, edges_j, mK[i], mth[i])
-    return log_z, mK, mth
+def _in_threads(function, blocks: list) -> list:
+    """``[function(b) for b in blocks]``, one thread per block (the kernels release the GIL)."""
+    results: list = [None] * len(blocks)
+    errors: list = []
+
+    def run(i):
+        try:
+            results[i] = function(blocks[i])
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(1, len(blocks))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
+    """log Z and the expected statistics of one parameter set by the transfer matrix."""
+    if not plan.trace:
+        log_z, mK, mth = _sweep_rows(plan, K, th, np.array([-1]))
+        return log_z[0], mK[0], mth[0]
+    symmetric = not np.any(th)  # h = 0: the first rows b and -b contribute equally
+    rows = np.arange(2 ** (plan.width - 1) if symmetric else 2**plan.width)
+    work = len(rows) * (plan.n_spins + 1) * 2**plan.width
+    workers = min(_WORKERS, len(rows)) if work >= _PARALLEL_WORK else 1
+    parts = _in_threads(
+        lambda block: _sweep_rows(plan, K, th, block), np.array_split(rows, workers)
+    )
+    log_zb, mK, mth = (np.concatenate(x) for x in zip(*parts, strict=True))
+    peak = log_zb[np.argmax(log_zb.real)]
+    weights = np.exp(log_zb - peak)
+    total = weights.sum()
+    log_z = peak + np.log(total)
+    if symmetric:
+        return log_z + np.log(2.0), weights @ mK / total, np.zeros_like(th)
+    return log_z, weights @ mK / total, weights @ mth / total
 
 
 def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
@@ -492,12 +552,14 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
     th = np.ascontiguousarray(th, dtype=dtype)
     if plan.n_edges == 0:  # a kernel needs one coupling to take its dtype from
         K = np.zeros((K.shape[0], 1), dtype=dtype)
-    order, row0_bond, above, left, wrap, closing, edges_i, edges_j = plan.arrays()
+    log_z = np.empty(K.shape[0], dtype=dtype)
+    mK, mth = np.zeros(K.shape, dtype=dtype), np.zeros(th.shape, dtype=dtype)
     if plan.kind == "transfer_matrix":
-        args = (order, row0_bond, above, left, wrap, closing, plan.width, plan.trace)
-        log_z, mK, mth = _batch_transfer(K, th, *args)
+        for r in range(K.shape[0]):
+            log_z[r], mK[r], mth[r] = _transfer(plan, K[r], th[r])
     else:
-        log_z, mK, mth = _batch_enumerate(K, th, edges_i, edges_j)
+        edges_i, edges_j = plan.arrays()[6:]
+        _enumerate(K, th, edges_i, edges_j, log_z, mK, mth)
     return log_z, mK[:, : plan.n_edges], mth
 
 
@@ -512,8 +574,9 @@ def covariance_product(plan: SweepPlan, K, th, gK, gth):
 # the Ops
 # ---------------------------------------------------------------------------------------------
 class _SweepOp(Op):
-    """Inputs ``K (B, E)`` and ``theta (B, n)`` (float64), and for the covariance product the
-    direction ``(gK (B, E), gtheta (B, n))``."""
+    """Inputs ``K (..., E)`` and ``theta (..., n)`` (float64, one batch shape), and for the
+    covariance product the direction ``(gK (..., E), gtheta (..., n))``. The batch is handled
+    inside the Op, so a model's graph holds no reshapes around it (each costs compilation)."""
 
     __props__ = ("plan",)
 
@@ -521,37 +584,53 @@ class _SweepOp(Op):
         self.plan = plan
 
     def _inputs(self, *inputs):
-        return [pt.cast(pt.as_tensor_variable(x), "float64") for x in inputs]
+        inputs = [pt.cast(pt.as_tensor_variable(x), "float64") for x in inputs]
+        if inputs[0].ndim < 1 or any(x.ndim != inputs[0].ndim for x in inputs):
+            raise ValueError(
+                "the Ising sweep takes K (..., E) and theta (..., n) with one batch shape; got "
+                f"ndims {[x.ndim for x in inputs]}"
+            )
+        return inputs
+
+
+def _batched(function, plan: SweepPlan, *arrays):
+    """``function(plan, *rows)`` on the arrays flattened to rows of their common batch shape,
+    with the results given that batch shape back."""
+    batch = np.broadcast_shapes(*(x.shape[:-1] for x in arrays))
+    size = int(np.prod(batch))  # not -1: a graph may have no bonds
+    rows = [np.broadcast_to(x, batch + x.shape[-1:]).reshape(size, x.shape[-1]) for x in arrays]
+    return [r.reshape(batch + r.shape[1:]) for r in function(plan, *rows)]
 
 
 class IsingLogZ(_SweepOp):
-    """``(log Z (B,), <s_i s_j> (B, E), <s_i> (B, n))`` per row of ``(K, theta)``: one sweep
-    gives the value and its gradient, the expected statistics, so a log density and its
-    gradient cost one sweep. The gradient of the statistics is :class:`IsingCovarianceProduct`.
+    """``(log Z (...), <s_i s_j> (..., E), <s_i> (..., n))`` per batch element of
+    ``(K, theta)``: one sweep gives the value and its gradient, the expected statistics, so a
+    log density and its gradient cost one sweep. The gradient of the statistics is
+    :class:`IsingCovarianceProduct`.
     """
 
     def make_node(self, K, th):
         K, th = self._inputs(K, th)
         outputs = [
-            pt.vector(dtype="float64"),
-            pt.matrix(dtype="float64"),
-            pt.matrix(dtype="float64"),
+            pt.tensor(dtype="float64", shape=K.type.shape[:-1]),
+            pt.tensor(dtype="float64", shape=K.type.shape),
+            pt.tensor(dtype="float64", shape=th.type.shape),
         ]
         return Apply(self, [K, th], outputs)
 
     def perform(self, node, inputs, outputs):
-        for storage, value in zip(outputs, evaluate(self.plan, *inputs), strict=True):
+        for storage, value in zip(outputs, _batched(evaluate, self.plan, *inputs), strict=True):
             storage[0] = value
 
     def infer_shape(self, node, shapes):
-        return [(shapes[0][0],), shapes[0], shapes[1]]
+        return [shapes[0][:-1], shapes[0], shapes[1]]
 
     def pullback(self, inputs, outputs, output_grads):
         _, mK, mth = outputs
         g, gK, gth = output_grads
         grads = [pt.zeros_like(inputs[0]), pt.zeros_like(inputs[1])]
         if not isinstance(g.type, DisconnectedType):
-            grads = [grads[0] + g[:, None] * mK, grads[1] + g[:, None] * mth]
+            grads = [grads[0] + g[..., None] * mK, grads[1] + g[..., None] * mth]
         if not (isinstance(gK.type, DisconnectedType) and isinstance(gth.type, DisconnectedType)):
             gK = pt.zeros_like(mK) if isinstance(gK.type, DisconnectedType) else gK
             gth = pt.zeros_like(mth) if isinstance(gth.type, DisconnectedType) else gth
@@ -561,15 +640,16 @@ class IsingLogZ(_SweepOp):
 
 
 class IsingCovarianceProduct(_SweepOp):
-    """``Cov[T] g`` per row, for a direction ``g = (gK, gtheta)``: a Hessian-vector product of
-    ``log Z``. Third derivatives are not provided."""
+    """``Cov[T] g`` per batch element, for a direction ``g = (gK, gtheta)``: a Hessian-vector
+    product of ``log Z``. Third derivatives are not provided."""
 
     def make_node(self, K, th, gK, gth):
         inputs = self._inputs(K, th, gK, gth)
-        return Apply(self, inputs, [pt.matrix(dtype="float64"), pt.matrix(dtype="float64")])
+        outputs = [pt.tensor(dtype="float64", shape=x.type.shape) for x in inputs[:2]]
+        return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
-        hK, hth = covariance_product(self.plan, *inputs)
+        hK, hth = _batched(covariance_product, self.plan, *inputs)
         outputs[0][0], outputs[1][0] = hK, hth
 
     def infer_shape(self, node, shapes):
@@ -585,10 +665,7 @@ class IsingCovarianceProduct(_SweepOp):
 def log_partition(plan: SweepPlan, K, th):
     """Symbolic ``log Z`` with the batch shape of ``K (..., E)`` and ``theta (..., n)`` (which
     share their batch shape)."""
-    batch = K.shape[:-1]
-    flat_th = th.reshape((-1, plan.n_spins))
-    flat_K = K.reshape((flat_th.shape[0], plan.n_edges))  # no -1: a graph may have no bonds
-    return IsingLogZ(plan)(flat_K, flat_th)[0].reshape(batch)
+    return IsingLogZ(plan)(K, th)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,28 +678,35 @@ def _contiguous(arrays):
     return [np.ascontiguousarray(x) for x in arrays]
 
 
+def _numba_types(node):
+    """Object mode's output types: C-contiguous float64 arrays of the outputs' ndims."""
+    return [numba.types.Array(numba.float64, out.ndim, "C") for out in node.outputs]
+
+
 @numba_funcify.register(IsingLogZ)
-def _numba_log_z(op, node=None, **kwargs):
+def _numba_log_z(op, node, **kwargs):
     plan = op.plan
+    type0, type1, type2 = _numba_types(node)
 
     @numba_njit
     def sweep(K, th):
-        with numba.objmode(log_z="float64[::1]", mK="float64[:, ::1]", mth="float64[:, ::1]"):
-            log_z, mK, mth = _contiguous(evaluate(plan, K, th))
-        return log_z, mK, mth
+        with numba.objmode(out0=type0, out1=type1, out2=type2):
+            out0, out1, out2 = _contiguous(_batched(evaluate, plan, K, th))
+        return out0, out1, out2
 
     return sweep
 
 
 @numba_funcify.register(IsingCovarianceProduct)
-def _numba_covariance_product(op, node=None, **kwargs):
+def _numba_covariance_product(op, node, **kwargs):
     plan = op.plan
+    type0, type1 = _numba_types(node)
 
     @numba_njit
     def product(K, th, gK, gth):
-        with numba.objmode(hK="float64[:, ::1]", hth="float64[:, ::1]"):
-            hK, hth = _contiguous(covariance_product(plan, K, th, gK, gth))
-        return hK, hth
+        with numba.objmode(out0=type0, out1=type1):
+            out0, out1 = _contiguous(_batched(covariance_product, plan, K, th, gK, gth))
+        return out0, out1
 
     return product
 
@@ -704,7 +788,7 @@ def _register_jax(dispatch) -> None:
             log_z, (mK, mth) = value_and_grad(K, th)
             return log_z, mK, mth
 
-        return jax.vmap(sweep)
+        return jax.numpy.vectorize(sweep, signature="(e),(n)->(),(e),(n)")
 
     @dispatch.jax_funcify.register(IsingCovarianceProduct)
     def _jax_covariance_product(op, node=None, **kwargs):
@@ -713,7 +797,7 @@ def _register_jax(dispatch) -> None:
         def product(K, th, gK, gth):
             return jax.jvp(means, (K, th), (gK, gth))[1]
 
-        return jax.vmap(product)
+        return jax.numpy.vectorize(product, signature="(e),(n),(e),(n)->(e),(n)")
 
 
 # Registered when PyTensor loads its JAX backend, so JAX stays optional.
