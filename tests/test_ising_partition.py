@@ -654,3 +654,55 @@ def test_review_regressions_no_bonds_orientation_and_kaufman_in_a_model():
         psm.Ising("s", J=coupling, lattice=(3, 3), method="kaufman", observed=np.ones((3, 3)))
     with pytest.raises(ValueError, match="needs beta J >= 0"):
         model.compile_logp()({"J": -0.5})
+
+
+@pytest.mark.parametrize(
+    ("lattice", "boundary", "transpose"),
+    [
+        ((3, 4), "open", False),
+        ((3, 4), "open", True),
+        ((4, 3), ("open", "periodic"), False),  # periodic rows: wrap bonds
+        ((2, 5), ("periodic", "open"), True),
+        ((1, 4), "open", False),
+        ((6,), "open", False),
+    ],
+)
+def test_full_covariance_of_an_open_sweep_is_exact(lattice, boundary, transpose):
+    # issue 17: the Fisher information of an open lattice by forward propagation of each
+    # statistic, against enumeration of every state
+    from pymc_statmech.boltzmann.logz import _full_covariance, transfer_plan
+
+    s = ising_structure(lattice=lattice, boundary=boundary)
+    rng = np.random.default_rng(1)
+    K, theta = rng.normal(size=s.n_edges), rng.normal(size=s.n_spins)
+    _, cov = _brute_moments(s, K, theta)
+    np.testing.assert_allclose(
+        _full_covariance(transfer_plan(s, transpose), K, theta), cov, atol=1e-13
+    )
+
+
+def test_many_directions_use_the_full_covariance_and_agree_with_the_complex_step():
+    from pymc_statmech.boltzmann import logz
+
+    s = ising_structure(lattice=(5, 6), boundary="open")
+    plan = logz.transfer_plan(s, False)
+    rng = np.random.default_rng(4)
+    K, theta = 0.4 * rng.normal(size=(1, s.n_edges)), 0.2 * rng.normal(size=(1, s.n_spins))
+    D = s.n_edges + s.n_spins
+    directions = np.eye(D)
+    many = logz.covariance_product(
+        plan, np.repeat(K, D, 0), np.repeat(theta, D, 0), directions[:, : s.n_edges],
+        directions[:, s.n_edges :],
+    )  # fmt: skip
+    single = [
+        logz.covariance_product(plan, K, theta, d[None, : s.n_edges], d[None, s.n_edges :])
+        for d in directions[:2]
+    ]
+    assert 16 * 2 < D  # two directions go through the complex step
+    for i, (hK, hth) in enumerate(single):
+        np.testing.assert_allclose(hK[0], many[0][i], atol=1e-13)
+        np.testing.assert_allclose(hth[0], many[1][i], atol=1e-13)
+    # the whole matrix is symmetric and positive semi-definite
+    full = np.concatenate(many, axis=1)
+    np.testing.assert_allclose(full, full.T, atol=1e-14)
+    assert np.linalg.eigvalsh(full).min() > -1e-12

@@ -47,6 +47,7 @@ References
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 from typing import NamedTuple
@@ -58,6 +59,7 @@ from numba import njit
 from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.graph.replace import _vectorize_node
 from pytensor.link.numba.dispatch import numba_funcify
 from pytensor.link.numba.dispatch.basic import numba_njit
 
@@ -79,6 +81,8 @@ _STEP = 1e-30
 _LINEAR_SAFE = 300.0
 #: Forward messages held at once per thread (bytes): a trace sweeps its first rows in chunks.
 _CHUNK_BYTES = 2**25
+#: Forward and backward messages a full covariance may hold (bytes).
+_COVARIANCE_BYTES = 2**30
 #: A trace with at least this many state updates is split over the available cores.
 _PARALLEL_WORK = 2**24
 _WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -357,6 +361,23 @@ def _add_first_row_statistics(weights, order, row0_bond, w, mK, mth):
                 mK[bond] += p * s * _sign((x >> (w - 1 - (c + 1) % w)) & 1)
 
 
+@njit(cache=True)
+def _backward_step_linear(W, w, forward, back, prev, bins):
+    """One linear backward step: ``prev`` (unnormalised) from the step's weights and ``back``,
+    and the 16 bins of forward x weight x backward by (top, left, wrap, new)."""
+    H = 2 ** (w - 1)
+    bins[:] = 0.0
+    for top in range(2):
+        for rest in range(H):
+            lw = 8 * top + _weight_index(rest, w)
+            u0 = W[lw] * back[2 * rest]
+            u1 = W[lw + 1] * back[2 * rest + 1]
+            a = forward[top * H + rest]
+            bins[lw] += a * u0
+            bins[lw + 1] += a * u1
+            prev[top * H + rest] = u0 + u1
+
+
 @njit(cache=True, nogil=True)
 def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, rows, mK, mth):
     """Backward sweep over the linear forward messages, adding the expected statistics of first
@@ -371,19 +392,10 @@ def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, ro
         M = msg[k]
         back[:] = 1.0
         for t in range(T - 1, -1, -1):
-            bins[:] = 0.0
             shift = _max_real(E[k, t], 16)
             for i in range(16):
                 W[i] = np.exp(E[k, t, i] - shift)
-            for top in range(2):
-                for rest in range(H):
-                    lw = 8 * top + _weight_index(rest, w)
-                    u0 = W[lw] * back[2 * rest]
-                    u1 = W[lw + 1] * back[2 * rest + 1]
-                    a = M[t, top * H + rest]
-                    bins[lw] += a * u0
-                    bins[lw + 1] += a * u1
-                    prev[top * H + rest] = u0 + u1
+            _backward_step_linear(W, w, M[t], back, prev, bins)
             top_value = _max_real(prev, 2 * H)
             for x in range(2 * H):
                 back[x] = prev[x] / top_value
@@ -392,6 +404,104 @@ def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, ro
         for x in range(2 * H):
             prev[x] = M[0, x] * back[x]
         _add_first_row_statistics(prev, order, row0_bond, w, mK[k], mth[k])
+
+
+@njit(cache=True, nogil=True)
+def _backward_messages(W, w, msg, backs, bins):
+    """Every backward message ``backs[t]`` (t = 0..T, each scaled to largest 1) and every
+    step's bins ``bins[t]``, of one open sweep with linear step weights ``W (T, 16)``."""
+    H, T = 2 ** (w - 1), W.shape[0]
+    prev = np.empty(2 * H, dtype=W.dtype)
+    backs[T, :] = 1.0
+    for t in range(T - 1, -1, -1):
+        _backward_step_linear(W[t], w, msg[t], backs[t + 1], prev, bins[t])
+        top_value = _max_real(prev, 2 * H)
+        for x in range(2 * H):
+            backs[t, x] = prev[x] / top_value
+
+
+@njit(cache=True, nogil=True)
+def _second_moments(msg, backs, W, bins, w, position, signs, step_stats, row_signs, row_stats,
+                    sources, M2):  # fmt: skip
+    """``M2[a, c] = E[T_a T_c]`` for each source statistic ``a`` and every statistic ``c``
+    introduced at the same step as ``a`` or later, in one open linear sweep.
+
+    ``position[a]`` is the step that introduces statistic ``a`` (-1: the first row) and
+    ``signs[a]`` its value as a function of that step's 16 bins; ``step_stats[t]`` lists the
+    statistics of step t (-1: none). The first row's statistics ``row_stats[r]`` have values
+    ``row_signs[r]`` over the 2^w states (``position[a] = -1 - r``). The message with
+    ``T_a`` inserted is propagated forward with the forward messages' own scaling, and
+    contracted with each later step's backward message; the normaliser of step t, its bins'
+    total, is ``Z`` in the same scaling.
+    """
+    H, T = 2 ** (w - 1), W.shape[0]
+    g = np.empty(2 * H, dtype=W.dtype)
+    nxt = np.empty(2 * H, dtype=W.dtype)
+    tangent_bins = np.empty(16, dtype=W.dtype)
+    totals = np.empty(T, dtype=W.dtype)
+    tops = np.empty(T, dtype=W.dtype)  # msg[t + 1] = (msg[t] stepped) / tops[t]
+    for t in range(T):
+        totals[t] = 0.0
+        for i in range(16):
+            totals[t] += bins[t, i]
+        norm = 0.0
+        for x in range(2 * H):
+            norm += msg[t + 1, x] * backs[t + 1, x]
+        tops[t] = totals[t] / norm
+    first_total = 0.0
+    for x in range(2 * H):
+        first_total += msg[0, x] * backs[0, x]
+    for a in sources:
+        p = position[a]
+        if p < 0:
+            r = -1 - p
+            for x in range(2 * H):
+                g[x] = msg[0, x] * row_signs[r, x]
+            for rc in range(len(row_stats)):
+                pair = 0.0
+                for x in range(2 * H):
+                    pair += msg[0, x] * backs[0, x] * row_signs[r, x] * row_signs[rc, x]
+                M2[a, row_stats[rc]] = pair / first_total
+            start = 0
+        else:
+            for j in range(step_stats.shape[1]):
+                c = step_stats[p, j]
+                if c >= 0:
+                    pair = 0.0
+                    for i in range(16):
+                        pair += bins[p, i] * signs[a, i] * signs[c, i]
+                    M2[a, c] = pair / totals[p]
+            nxt[:] = 0.0
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + _weight_index(rest, w)
+                    value = msg[p, top * H + rest]
+                    nxt[2 * rest] += value * W[p, lw] * signs[a, lw]
+                    nxt[2 * rest + 1] += value * W[p, lw + 1] * signs[a, lw + 1]
+            for x in range(2 * H):
+                g[x] = nxt[x] / tops[p]
+            start = p + 1
+        for q in range(start, T):
+            nxt[:] = 0.0
+            tangent_bins[:] = 0.0
+            for top in range(2):
+                for rest in range(H):
+                    lw = 8 * top + _weight_index(rest, w)
+                    u0 = g[top * H + rest] * W[q, lw]
+                    u1 = g[top * H + rest] * W[q, lw + 1]
+                    nxt[2 * rest] += u0
+                    nxt[2 * rest + 1] += u1
+                    tangent_bins[lw] += u0 * backs[q + 1, 2 * rest]
+                    tangent_bins[lw + 1] += u1 * backs[q + 1, 2 * rest + 1]
+            for j in range(step_stats.shape[1]):
+                c = step_stats[q, j]
+                if c >= 0:
+                    pair = 0.0
+                    for i in range(16):
+                        pair += tangent_bins[i] * signs[c, i]
+                    M2[a, c] = pair / totals[q]
+            for x in range(2 * H):
+                g[x] = nxt[x] / tops[q]
 
 
 @njit(cache=True, nogil=True)
@@ -523,17 +633,16 @@ def _in_threads(function, blocks: list) -> list:
     return results
 
 
-def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
+def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray, workers: int):
     """log Z and the expected statistics of one parameter set by the transfer matrix."""
     if not plan.trace:
         log_z, mK, mth = _sweep_rows(plan, K, th, np.array([-1]))
         return log_z[0], mK[0], mth[0]
     symmetric = not np.any(th)  # h = 0: the first rows b and -b contribute equally
     rows = np.arange(2 ** (plan.width - 1) if symmetric else 2**plan.width)
-    work = len(rows) * (plan.n_spins + 1) * 2**plan.width
-    workers = min(_WORKERS, len(rows)) if work >= _PARALLEL_WORK else 1
     parts = _in_threads(
-        lambda block: _sweep_rows(plan, K, th, block), np.array_split(rows, workers)
+        lambda block: _sweep_rows(plan, K, th, block),
+        np.array_split(rows, min(workers, len(rows))),
     )
     log_zb, mK, mth = (np.concatenate(x) for x in zip(*parts, strict=True))
     peak = log_zb[np.argmax(log_zb.real)]
@@ -545,8 +654,20 @@ def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
     return log_z, weights @ mK / total, weights @ mth / total
 
 
+def _work(plan: SweepPlan, n_rows: int) -> int:
+    """State updates of ``n_rows`` parameter sets (the scale of a sweep's run time)."""
+    if plan.kind == "enumerate":
+        return n_rows * 2**plan.n_spins * (plan.n_spins + plan.n_edges)
+    first_rows = 2**plan.width if plan.trace else 1
+    return n_rows * first_rows * (plan.n_spins + 1) * 2**plan.width
+
+
 def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
-    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex."""
+    """``(log Z, <s_i s_j>, <s_i>)`` of a batch ``K (B, E)``, ``th (B, n)``, float or complex.
+
+    Sweeps with at least :data:`_PARALLEL_WORK` state updates run on all available cores: the
+    batch's rows are split between threads, or a single trace's first rows are.
+    """
     dtype = np.result_type(K, th, np.float64)
     K = np.ascontiguousarray(K, dtype=dtype)
     th = np.ascontiguousarray(th, dtype=dtype)
@@ -554,18 +675,121 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
         K = np.zeros((K.shape[0], 1), dtype=dtype)
     log_z = np.empty(K.shape[0], dtype=dtype)
     mK, mth = np.zeros(K.shape, dtype=dtype), np.zeros(th.shape, dtype=dtype)
-    if plan.kind == "transfer_matrix":
-        for r in range(K.shape[0]):
-            log_z[r], mK[r], mth[r] = _transfer(plan, K[r], th[r])
-    else:
-        edges_i, edges_j = plan.arrays()[6:]
-        _enumerate(K, th, edges_i, edges_j, log_z, mK, mth)
+    workers = _WORKERS if _work(plan, K.shape[0]) >= _PARALLEL_WORK else 1
+    row_workers = min(workers, K.shape[0])
+    edges_i, edges_j = plan.arrays()[6:]
+
+    def sweep(rows):
+        if plan.kind == "enumerate":
+            _enumerate(K[rows], th[rows], edges_i, edges_j, log_z[rows], mK[rows], mth[rows])
+            return
+        for r in range(rows.start, rows.stop):
+            log_z[r], mK[r], mth[r] = _transfer(plan, K[r], th[r], workers // row_workers)
+
+    bounds = np.linspace(0, K.shape[0], row_workers + 1).astype(int)
+    _in_threads(sweep, [slice(a, b) for a, b in itertools.pairwise(bounds)])
     return log_z, mK[:, : plan.n_edges], mth
 
 
+@functools.lru_cache(maxsize=4)
+def _statistic_layout(plan: SweepPlan):
+    """Where an open sweep introduces each of its ``E + n`` statistics (bonds, then sites):
+    the arguments ``position, signs, step_stats, row_signs, row_stats`` of
+    :func:`_second_moments`."""
+    order, row0_bond, above, left, wrap, _ = plan.arrays()[:6]
+    E, n, w = plan.n_edges, plan.n_spins, plan.width
+    position = np.full(E + n, np.iinfo(np.int64).min)
+    signs = np.zeros((E + n, 16))
+    bit = np.arange(16)[None, :] >> np.array([0, 3, 2, 1])[:, None] & 1
+    new, top, lft, wrp = 2.0 * bit - 1.0  # the spins of a bin (new, above, left, wrap)
+    step_stats = np.stack([E + order[w:], above, left, wrap], axis=1)
+    for t, row in enumerate(step_stats):
+        for index, values in zip(row, (new, new * top, new * lft, new * wrp), strict=True):
+            if index >= 0:
+                position[index], signs[index] = t, values
+    states = np.arange(2**w)
+    column = 2.0 * ((states[None, :] >> (w - 1 - np.arange(w))[:, None]) & 1) - 1.0
+    row_stats = [E + order[c] for c in range(w)]
+    row_signs = list(column)
+    for c in np.flatnonzero(row0_bond >= 0):
+        row_stats.append(row0_bond[c])
+        row_signs.append(column[c] * column[(c + 1) % w])
+    position[row_stats] = -1 - np.arange(len(row_stats))
+    assert position.min() > np.iinfo(np.int64).min, "a statistic no step introduces"
+    return position, signs, step_stats, np.array(row_signs), np.array(row_stats)
+
+
+def _full_covariance_fits(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> bool:
+    """Whether :func:`_full_covariance` applies: an open transfer-matrix sweep in linear space
+    whose forward and backward messages take at most :data:`_COVARIANCE_BYTES`."""
+    return (
+        plan.kind == "transfer_matrix"
+        and not plan.trace
+        and plan.n_edges > 0
+        and np.isrealobj(K)
+        and _linear_is_exact(K, th, plan.width)
+        and 16 * (plan.n_spins - plan.width + 1) * 2**plan.width <= _COVARIANCE_BYTES
+    )
+
+
+def _full_covariance(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> np.ndarray:
+    """``Cov[T]`` ``(E + n, E + n)`` of one open sweep, exactly: second moments by forward
+    propagation of each statistic (:func:`_second_moments`, sources split over the cores),
+    about a tenth of a complex-step sweep per statistic."""
+    order, row0_bond, above, left, wrap, closing = plan.arrays()[:6]
+    w, T = plan.width, plan.n_spins - plan.width
+    free = np.array([-1])
+    msg, E = np.empty((1, T + 1, 2**w)), np.empty((1, T, 16))
+    _first_rows(K, th, order, row0_bond, w, free, msg)
+    _step_exponents(K, th, order, above, left, wrap, closing, w, free, E)
+    _forward_linear(E, w, msg, np.empty(1))
+    W = np.exp(E[0] - E[0].max(axis=1, keepdims=True))
+    backs, bins = np.empty((T + 1, 2**w)), np.empty((T, 16))
+    _backward_messages(W, w, msg[0], backs, bins)
+    position, signs, step_stats, row_signs, row_stats = _statistic_layout(plan)
+    D = len(position)
+    M2 = np.zeros((D, D))
+    sources = np.argsort(position, kind="stable")  # early sources cost most: deal them out
+    workers = _WORKERS if D * T * 2**w >= _PARALLEL_WORK else 1
+    args = (msg[0], backs, W, bins, w, position, signs, step_stats, row_signs, row_stats)
+    _in_threads(
+        lambda block: _second_moments(*args, block, M2),
+        [sources[i::workers] for i in range(workers)],
+    )
+    first_row = position < 0
+    filled = (position[None, :] >= position[:, None]) | (first_row[:, None] & first_row[None, :])
+    M2 = np.where(filled, M2, M2.T)
+    totals = bins.sum(axis=1)
+    mean = np.empty(D)
+    steps = ~first_row
+    mean[steps] = (
+        np.einsum("ci,ci->c", bins[position[steps]], signs[steps]) / totals[position[steps]]
+    )
+    first = msg[0, 0] * backs[0]
+    mean[row_stats] = row_signs @ first / first.sum()
+    return M2 - np.outer(mean, mean)
+
+
+def _same_rows(x: np.ndarray) -> bool:
+    return bool(np.all(x == x[:1]))
+
+
 def covariance_product(plan: SweepPlan, K, th, gK, gth):
-    """``Cov[T] g`` per batch element: the directional derivative of the expected statistics,
-    by the complex step."""
+    """``Cov[T] g`` per batch element: the directional derivative of the expected statistics.
+
+    Many directions at one parameter set (a Fisher information, a Jacobian of the mean
+    parameters) multiply the full covariance of an open sweep (:func:`_full_covariance`);
+    otherwise each direction is a complex-step sweep.
+    """
+    D = plan.n_edges + plan.n_spins
+    if (
+        16 * len(gK) >= D
+        and _same_rows(K)
+        and _same_rows(th)
+        and _full_covariance_fits(plan, K[0], th[0])
+    ):
+        product = np.concatenate([gK, gth], axis=1) @ _full_covariance(plan, K[0], th[0])
+        return product[:, : plan.n_edges], product[:, plan.n_edges :]
     _, mK, mth = evaluate(plan, K + 1j * _STEP * gK, th + 1j * _STEP * gth)
     return mK.imag / _STEP, mth.imag / _STEP
 
@@ -592,6 +816,29 @@ class _SweepOp(Op):
             )
         return inputs
 
+    @staticmethod
+    def _batch_shape(inputs) -> tuple:
+        """The static batch shape the inputs broadcast to."""
+        shape = []
+        for dims in zip(*(x.type.shape[:-1] for x in inputs), strict=True):
+            known = [d for d in dims if d not in (None, 1)]
+            shape.append(known[0] if known else (None if None in dims else 1))
+        return tuple(shape)
+
+
+def _summed_to(x, grad):
+    """``grad`` summed over the batch dimensions along which ``x`` was broadcast."""
+    axes = [i for i, b in enumerate(x.type.broadcastable[:-1]) if b]
+    return grad.sum(axis=axes, keepdims=True) if axes else grad
+
+
+@_vectorize_node.register(_SweepOp)
+def _vectorize_sweep(op, node, *batched_inputs):
+    # new leading batch dimensions are batch dimensions of the Op itself: one call sweeps
+    # them all (in threads), where a Blockwise loop would call it once per element
+    ndim = max(x.ndim for x in batched_inputs)
+    return op.make_node(*(pt.shape_padleft(x, ndim - x.ndim) for x in batched_inputs))
+
 
 def _batched(function, plan: SweepPlan, *arrays):
     """``function(plan, *rows)`` on the arrays flattened to rows of their common batch shape,
@@ -611,10 +858,11 @@ class IsingLogZ(_SweepOp):
 
     def make_node(self, K, th):
         K, th = self._inputs(K, th)
+        batch = self._batch_shape([K, th])
         outputs = [
-            pt.tensor(dtype="float64", shape=K.type.shape[:-1]),
-            pt.tensor(dtype="float64", shape=K.type.shape),
-            pt.tensor(dtype="float64", shape=th.type.shape),
+            pt.tensor(dtype="float64", shape=batch),
+            pt.tensor(dtype="float64", shape=(*batch, K.type.shape[-1])),
+            pt.tensor(dtype="float64", shape=(*batch, th.type.shape[-1])),
         ]
         return Apply(self, [K, th], outputs)
 
@@ -623,7 +871,8 @@ class IsingLogZ(_SweepOp):
             storage[0] = value
 
     def infer_shape(self, node, shapes):
-        return [shapes[0][:-1], shapes[0], shapes[1]]
+        batch = pt.broadcast_shape(*(shape[:-1] for shape in shapes), arrays_are_shapes=True)
+        return [batch, (*batch, shapes[0][-1]), (*batch, shapes[1][-1])]
 
     def pullback(self, inputs, outputs, output_grads):
         _, mK, mth = outputs
@@ -636,7 +885,7 @@ class IsingLogZ(_SweepOp):
             gth = pt.zeros_like(mth) if isinstance(gth.type, DisconnectedType) else gth
             hK, hth = IsingCovarianceProduct(self.plan)(*inputs, gK, gth)
             grads = [grads[0] + hK, grads[1] + hth]
-        return grads
+        return [_summed_to(x, g) for x, g in zip(inputs, grads, strict=True)]
 
 
 class IsingCovarianceProduct(_SweepOp):
@@ -645,7 +894,8 @@ class IsingCovarianceProduct(_SweepOp):
 
     def make_node(self, K, th, gK, gth):
         inputs = self._inputs(K, th, gK, gth)
-        outputs = [pt.tensor(dtype="float64", shape=x.type.shape) for x in inputs[:2]]
+        batch = self._batch_shape(inputs)
+        outputs = [pt.tensor(dtype="float64", shape=(*batch, x.type.shape[-1])) for x in inputs[:2]]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
@@ -653,7 +903,8 @@ class IsingCovarianceProduct(_SweepOp):
         outputs[0][0], outputs[1][0] = hK, hth
 
     def infer_shape(self, node, shapes):
-        return [shapes[0], shapes[1]]
+        batch = pt.broadcast_shape(*(shape[:-1] for shape in shapes), arrays_are_shapes=True)
+        return [(*batch, shapes[0][-1]), (*batch, shapes[1][-1])]
 
     def pullback(self, inputs, outputs, output_grads):
         return [
