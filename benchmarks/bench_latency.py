@@ -14,7 +14,8 @@ Cases:
   kernels, only of the small model graph);
 * ``open_12``: 12 x 12 open lattice with per-bond J and per-site h, log Z and its gradient;
 * ``periodic_12``: 12 x 12 periodic with a field, log Z and its gradient;
-* ``open_16``: 16 x 16 open, per-bond J and per-site h: log Z and the mean parameters.
+* ``open_16``: 16 x 16 open, per-bond J and per-site h: log Z, the mean parameters and the
+  Fisher information (736 x 736).
 
 Run with ``python benchmarks/bench_latency.py [--cases readme_nuts,open_12,...]``.
 """
@@ -70,7 +71,9 @@ CASES = {
 
         def run():
             d = psm.Ising.dist(J=J, h=h, lattice=s)
-            return [np.asarray(v.eval()) for v in psm.mean_parameters(d)]
+            log_z = psm.log_partition(d).eval()
+            means = [np.asarray(v.eval()) for v in psm.mean_parameters(d)]
+            return log_z, means, psm.fisher_information(d).eval()
 
         report("open_16", timed(run), timed(run))
     """,

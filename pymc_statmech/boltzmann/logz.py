@@ -268,7 +268,8 @@ def _weight_index(rest, w):
 @njit(cache=True, nogil=True)
 def _forward_linear(E, w, msg, log_z):
     """Forward messages msg[k, t] before step t from msg[k, 0] (first-row log-weights,
-    overwritten by mantissas, largest 1, renormalised every step); log Z per first row."""
+    overwritten by mantissas); log Z per first row. Each message is scaled by the largest
+    entry of the one before (folded into the step's weights, so a step is one pass)."""
     H, T = 2 ** (w - 1), E.shape[1]
     W = np.empty(16, dtype=E.dtype)
     for k in range(E.shape[0]):
@@ -276,19 +277,21 @@ def _forward_linear(E, w, msg, log_z):
         scale = _max_real(M[0], 2 * H)
         for x in range(2 * H):
             M[0, x] = np.exp(M[0, x] - scale)
+        top = 1.0 + 0.0 * scale  # the largest entry of M[t]
         for t in range(T):
             shift = _max_real(E[k, t], 16)
             for i in range(16):
-                W[i] = np.exp(E[k, t, i] - shift)
+                W[i] = np.exp(E[k, t, i] - shift) / top
+            scale = scale + shift + np.log(top)
+            top = 0.0 * top
             for rest in range(H):
                 lw = _weight_index(rest, w)
                 a0, a1 = M[t, rest], M[t, H + rest]
-                M[t + 1, 2 * rest] = a0 * W[lw] + a1 * W[8 + lw]
-                M[t + 1, 2 * rest + 1] = a0 * W[lw + 1] + a1 * W[9 + lw]
-            top = _max_real(M[t + 1], 2 * H)
-            for x in range(2 * H):
-                M[t + 1, x] = M[t + 1, x] / top
-            scale = scale + shift + np.log(top)
+                m0 = a0 * W[lw] + a1 * W[8 + lw]
+                m1 = a0 * W[lw + 1] + a1 * W[9 + lw]
+                M[t + 1, 2 * rest], M[t + 1, 2 * rest + 1] = m0, m1
+                top = m0 if m0.real > top.real else top
+                top = m1 if m1.real > top.real else top
         total = 0.0 * M[T, 0]
         for x in range(2 * H):
             total += M[T, x]
@@ -364,25 +367,51 @@ def _add_first_row_statistics(weights, order, row0_bond, w, mK, mth):
 @njit(cache=True)
 def _backward_step_linear(W, w, forward, back, prev, bins):
     """One linear backward step: ``prev`` (unnormalised) from the step's weights and ``back``,
-    and the 16 bins of forward x weight x backward by (top, left, wrap, new)."""
+    and the 16 bins of forward x weight x backward by (top, left, wrap, new); returns the
+    largest entry of ``prev``. From width 3 the registers are visited bin by bin (the middle
+    bits innermost), so each bin is a running sum in a register rather than in memory."""
     H = 2 ** (w - 1)
-    bins[:] = 0.0
+    largest = 0.0 * W[0]
+    if w < 3:  # the left and wrap spins are not distinct bits of the register
+        bins[:] = 0.0
+        for top in range(2):
+            for rest in range(H):
+                lw = 8 * top + _weight_index(rest, w)
+                u0 = W[lw] * back[2 * rest]
+                u1 = W[lw + 1] * back[2 * rest + 1]
+                a = forward[top * H + rest]
+                bins[lw] += a * u0
+                bins[lw + 1] += a * u1
+                prev[top * H + rest] = u0 + u1
+                largest = u0 + u1 if (u0 + u1).real > largest.real else largest
+        return largest
+    Q = H // 2
     for top in range(2):
-        for rest in range(H):
-            lw = 8 * top + _weight_index(rest, w)
-            u0 = W[lw] * back[2 * rest]
-            u1 = W[lw + 1] * back[2 * rest + 1]
-            a = forward[top * H + rest]
-            bins[lw] += a * u0
-            bins[lw + 1] += a * u1
-            prev[top * H + rest] = u0 + u1
+        for wrap in range(2):
+            for left in range(2):
+                lw = 8 * top + 4 * left + 2 * wrap
+                w0, w1 = W[lw], W[lw + 1]
+                sum0 = sum1 = 0.0 * w0
+                for middle in range(Q // 2):
+                    rest = wrap * Q + 2 * middle + left
+                    u0 = w0 * back[2 * rest]
+                    u1 = w1 * back[2 * rest + 1]
+                    a = forward[top * H + rest]
+                    sum0 += a * u0
+                    sum1 += a * u1
+                    value = u0 + u1
+                    prev[top * H + rest] = value
+                    largest = value if value.real > largest.real else largest
+                bins[lw], bins[lw + 1] = sum0, sum1
+    return largest
 
 
 @njit(cache=True, nogil=True)
 def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, rows, mK, mth):
     """Backward sweep over the linear forward messages, adding the expected statistics of first
     row k to ``mK[k]`` and ``mth[k]``: the joint weight of a step's register and new spin is
-    forward x weight x backward, summed into 16 bins by (top, left, wrap, new)."""
+    forward x weight x backward, summed into 16 bins by (top, left, wrap, new). Each backward
+    message is scaled by the largest entry of the one after (folded into the weights)."""
     H, T = 2 ** (w - 1), E.shape[1]
     back = np.empty(2 * H, dtype=E.dtype)
     prev = np.empty(2 * H, dtype=E.dtype)
@@ -391,14 +420,13 @@ def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, ro
     for k in range(E.shape[0]):
         M = msg[k]
         back[:] = 1.0
+        largest = 1.0 + 0.0 * E[k, 0, 0]
         for t in range(T - 1, -1, -1):
             shift = _max_real(E[k, t], 16)
             for i in range(16):
-                W[i] = np.exp(E[k, t, i] - shift)
-            _backward_step_linear(W, w, M[t], back, prev, bins)
-            top_value = _max_real(prev, 2 * H)
-            for x in range(2 * H):
-                back[x] = prev[x] / top_value
+                W[i] = np.exp(E[k, t, i] - shift) / largest
+            largest = _backward_step_linear(W, w, M[t], back, prev, bins)
+            back, prev = prev, back
             _add_step_statistics(bins, t + w, order, above, left, wrap, closing, w, rows[k],
                                  mK[k], mth[k])  # fmt: skip
         for x in range(2 * H):
@@ -414,10 +442,9 @@ def _backward_messages(W, w, msg, backs, bins):
     prev = np.empty(2 * H, dtype=W.dtype)
     backs[T, :] = 1.0
     for t in range(T - 1, -1, -1):
-        _backward_step_linear(W[t], w, msg[t], backs[t + 1], prev, bins[t])
-        top_value = _max_real(prev, 2 * H)
+        largest = _backward_step_linear(W[t], w, msg[t], backs[t + 1], prev, bins[t])
         for x in range(2 * H):
-            backs[t, x] = prev[x] / top_value
+            backs[t, x] = prev[x] / largest
 
 
 @njit(cache=True, nogil=True)
