@@ -32,10 +32,11 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
-from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Constant
 from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.variable import TensorVariable
+
+from pymc_statmech._compile import eager_function
 
 __all__ = [
     "Family",
@@ -48,7 +49,6 @@ Natural = TensorVariable | tuple[TensorVariable, ...]
 
 # Constant parameters are checked when a distribution is built: the Python linker with no
 # rewrites evaluates those few small graphs in well under a millisecond, without compiling.
-_EAGER = Mode(linker="py", optimizer=None)
 
 # Chernoff window for exact count series: the mass outside the window is at most 2 exp(-L).
 _SERIES_LOG_TAIL = 120.0
@@ -250,7 +250,7 @@ class Family:
         ]
         if inputs:
             return
-        fn = pytensor.function([], [pt.all(c) for c, _ in conditions], mode=_EAGER)
+        fn = eager_function([], [pt.all(c) for c, _ in conditions])
         for ok, (_, msg) in zip(fn(), conditions, strict=True):
             if not bool(ok):
                 raise ValueError(
@@ -261,7 +261,7 @@ class Family:
     def _describe(self, eta: Natural, fixed: dict[str, Any]) -> str:
         named = {"eta": eta} if self.n_components == 1 else {}
         named.update(fixed)
-        values = pytensor.function([], list(named.values()), mode=_EAGER)()
+        values = eager_function([], list(named.values()))()
         return ", ".join(
             f"{k}={np.asarray(v).tolist()}" for k, v in zip(named, values, strict=True)
         )

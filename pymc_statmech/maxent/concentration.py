@@ -67,7 +67,6 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.discrete import DiscreteUniformRV
 from pymc.distributions.distribution import SymbolicRandomVariable
@@ -89,7 +88,7 @@ from pytensor.tensor.random.basic import (
 from pytensor.tensor.random.op import RandomVariable
 from scipy.special import logsumexp
 
-from pymc_statmech.expfam.family import _EAGER
+from pymc_statmech._compile import eager_function
 from pymc_statmech.maxent.constraints import (
     Constraint,
     InfeasibleConstraintsError,
@@ -152,12 +151,12 @@ class _Law:
 
 
 def _numeric(expr) -> np.ndarray:
-    return np.asarray(pytensor.function([], expr, mode=_EAGER)())
+    return np.asarray(eager_function([], expr)())
 
 
 def _log_q(rv, values: np.ndarray) -> np.ndarray:
     x = pt.dvector("x")
-    fn = pytensor.function([x], pm.logp(rv, x, warn_rvs=False), mode=_EAGER)
+    fn = eager_function([x], pm.logp(rv, x, warn_rvs=False))
     return np.asarray(fn(np.asarray(values, dtype="float64")), dtype="float64")
 
 
@@ -374,7 +373,7 @@ def _evaluator(statistic) -> Callable[[np.ndarray], np.ndarray]:
         return lambda x: np.asarray(x, dtype="float64")
     x = pt.dvector("x")
     out = pt.broadcast_to(pt.as_tensor_variable(statistic(x)).astype("float64"), x.shape)
-    fn = pytensor.function([x], out, mode=_EAGER)
+    fn = eager_function([x], out)
     return lambda v: np.asarray(fn(np.asarray(v, dtype="float64")))
 
 
@@ -523,10 +522,8 @@ def _base_moments(problem: _Problem, lo, hi) -> tuple[float, float]:
             ) from err
         zero = np.zeros((1, 1))
         fam = solution.family
-        m, var = pytensor.function(
-            [],
-            [fam.mean_parameters(zero)[0, 0], fam.fisher_information(zero)[0, 0, 0]],
-            mode=_EAGER,
+        m, var = eager_function(
+            [], [fam.mean_parameters(zero)[0, 0], fam.fisher_information(zero)[0, 0, 0]]
         )()
         m, sd = float(m), float(np.sqrt(max(float(var), 0.0)))
         if abs(m - guess) <= 0.25 * max(sd, spread, _EPS) or not lo < m < hi:
@@ -618,9 +615,7 @@ def _tilt_values(solution, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
             out.append([v[i] for v in cache[key]])
         return tuple(np.array(v) for v in zip(*out, strict=True))
     lam = np.asarray(solution.multipliers, dtype="float64").reshape(count, 1)
-    fisher = pytensor.function(
-        [], solution.family.fisher_information(pt.as_tensor_variable(lam)), mode=_EAGER
-    )()
+    fisher = eager_function([], solution.family.fisher_information(pt.as_tensor_variable(lam)))()
     rate = np.asarray(solution.relative_entropy, dtype="float64").reshape(count)
     return lam[:, 0], np.maximum(rate, 0.0), np.asarray(fisher).reshape(count)
 

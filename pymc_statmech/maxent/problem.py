@@ -33,7 +33,8 @@ from pytensor.tensor.sharedvar import TensorSharedVariable
 from pytensor.tensor.variable import TensorConstant
 from scipy.special import logsumexp
 
-from pymc_statmech.expfam.family import _EAGER, Family
+from pymc_statmech._compile import eager_function
+from pymc_statmech.expfam.family import Family
 from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
 from pymc_statmech.maxent.solve import solve_dual, solve_dual_numpy
@@ -151,13 +152,13 @@ class MaxEntProblem:
         targets = self.targets if self.targets is not None else pt.zeros((0,))
         outs = [*self._stats, self._logq, targets]
         outs = graph_replace(outs, mapping, strict=False) if mapping else outs
-        kwargs = {"mode": _EAGER, "on_unused_input": "ignore"}
+        kwargs = {"on_unused_input": "ignore"}
         # The statistics take only the model variables they use (none for fixed statistics).
         used = set(ancestors(outs[:-1]))
         self._statistics_inputs = [i for i, v in enumerate(placeholders) if v in used]
         inputs = [self._x, *(placeholders[i] for i in self._statistics_inputs)]
-        statistics = pytensor.function(inputs, outs[:-1], **kwargs)
-        return statistics, pytensor.function(placeholders, outs[-1], **kwargs)
+        statistics = eager_function(inputs, outs[:-1], **kwargs)
+        return statistics, eager_function(placeholders, outs[-1], **kwargs)
 
     def statistics_at(self, nodes, *free_values) -> tuple[np.ndarray, np.ndarray]:
         """``T`` (d, n) and ``log q`` (n,) at the nodes, in NumPy (``free_values``: values of
@@ -655,7 +656,7 @@ class MaxEntSolution:
 
     # -- values ---------------------------------------------------------------------------------
     def _value(self, expr):
-        return expr if self.symbolic else np.asarray(pytensor.function([], expr, mode=_EAGER)())
+        return expr if self.symbolic else np.asarray(eager_function([], expr)())
 
     @property
     def log_partition(self):
