@@ -660,18 +660,28 @@ def _in_threads(function, blocks: list) -> list:
     return results
 
 
+@functools.lru_cache(maxsize=64)
+def _first_rows_of(plan: SweepPlan, symmetric: bool) -> np.ndarray:
+    """The first rows a trace sums over (half of them when h = 0); ``[-1]`` without a trace."""
+    if not plan.trace:
+        return np.array([-1])
+    return np.arange(2 ** (plan.width - 1) if symmetric else 2**plan.width)
+
+
 def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray, workers: int):
     """log Z and the expected statistics of one parameter set by the transfer matrix."""
-    if not plan.trace:
-        log_z, mK, mth = _sweep_rows(plan, K, th, np.array([-1]))
-        return log_z[0], mK[0], mth[0]
-    symmetric = not np.any(th)  # h = 0: the first rows b and -b contribute equally
-    rows = np.arange(2 ** (plan.width - 1) if symmetric else 2**plan.width)
-    parts = _in_threads(
-        lambda block: _sweep_rows(plan, K, th, block),
-        np.array_split(rows, min(workers, len(rows))),
-    )
-    log_zb, mK, mth = (np.concatenate(x) for x in zip(*parts, strict=True))
+    symmetric = plan.trace and not th.any()  # h = 0: the first rows b and -b contribute equally
+    rows = _first_rows_of(plan, symmetric)
+    if workers > 1 and len(rows) > 1:
+        parts = _in_threads(
+            lambda block: _sweep_rows(plan, K, th, block),
+            np.array_split(rows, min(workers, len(rows))),
+        )
+        log_zb, mK, mth = (np.concatenate(x) for x in zip(*parts, strict=True))
+    else:
+        log_zb, mK, mth = _sweep_rows(plan, K, th, rows)
+    if len(rows) == 1:
+        return log_zb[0], mK[0], mth[0]
     peak = log_zb[np.argmax(log_zb.real)]
     weights = np.exp(log_zb - peak)
     total = weights.sum()
@@ -713,8 +723,11 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
         for r in range(rows.start, rows.stop):
             log_z[r], mK[r], mth[r] = _transfer(plan, K[r], th[r], workers // row_workers)
 
-    bounds = np.linspace(0, K.shape[0], row_workers + 1).astype(int)
-    _in_threads(sweep, [slice(a, b) for a, b in itertools.pairwise(bounds)])
+    if row_workers == 1:
+        sweep(slice(0, K.shape[0]))
+    else:
+        bounds = np.linspace(0, K.shape[0], row_workers + 1).astype(int)
+        _in_threads(sweep, [slice(a, b) for a, b in itertools.pairwise(bounds)])
     return log_z, mK[:, : plan.n_edges], mth
 
 
