@@ -560,7 +560,7 @@ def _backward_log(E, w, msg, order, row0_bond, above, left, wrap, closing, rows,
                     j = 2 * (top * H + rest)
                     bins[lw] += np.exp(joint[j] - peak)
                     bins[lw + 1] += np.exp(joint[j + 1] - peak)
-            back[:] = prev
+            back, prev = prev, back
             _add_step_statistics(bins, t + w, order, above, left, wrap, closing, w, rows[k],
                                  mK[k], mth[k])  # fmt: skip
         for x in range(2 * H):

@@ -16,13 +16,13 @@ from functools import cached_property
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from pymc.distributions.transforms import ChainedTransform, Ordered
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
+from pymc_statmech._compile import one_shot_function
 from pymc_statmech._data import stacked_draws
 
 #: Bound on draws x observed elements per compiled call, so long data sets are evaluated in chunks.
@@ -121,7 +121,7 @@ class ModelTerms:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.dim = int(self.offsets[-1])
         observed_shapes = (
-            pytensor.function([], [rv.shape for rv in model.observed_RVs])()
+            one_shot_function([], [rv.shape for rv in model.observed_RVs])()
             if model.observed_RVs
             else []
         )
@@ -155,7 +155,7 @@ class ModelTerms:
         matrix of unconstrained draws, vectorised over its rows."""
         flat = pt.matrix("theta", dtype="float64")
         batched = vectorize_graph(outputs, replace=self._split_flat(flat))
-        return pytensor.function([flat], batched, on_unused_input="ignore")
+        return one_shot_function([flat], batched, on_unused_input="ignore")
 
     @cached_property
     def _log_terms_fn(self):
@@ -208,7 +208,7 @@ class ModelTerms:
             for rv in self.free_rvs
         ]
         batched = vectorize_graph(flat, replace=dict(zip(constrained, batched_inputs, strict=True)))
-        return pytensor.function(batched_inputs, batched, on_unused_input="ignore")
+        return one_shot_function(batched_inputs, batched, on_unused_input="ignore")
 
     # -- evaluation -----------------------------------------------------------------------------
 

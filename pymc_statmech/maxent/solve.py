@@ -228,10 +228,12 @@ def newton_dual(T, logw, c, lam0, max_iter):
             residual = _scaled_residual(g, cov)
             status = ROUNDING if _at_rounding(g, mean, c) else MAX_ITER
             return lam, status, it, residual
-        lam[:] = trial
+        # swap the buffers: an array copy would compile Numba's shape-mismatch error messages
+        # (4 s of the solver's cold compilation)
+        lam, trial = trial, lam
         dual = trial_dual
-        mean[:] = trial_mean
-        cov[:, :] = trial_cov
+        mean, trial_mean = trial_mean, mean
+        cov, trial_cov = trial_cov, cov
     for k in range(d):
         g[k] = mean[k] - c[k]
     return lam, MAX_ITER, max_iter, _scaled_residual(g, cov)
