@@ -22,7 +22,7 @@ from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from pymc.distributions.transforms import ChainedTransform, Ordered
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
-from pymc_statmech._compile import one_shot_function
+from pymc_statmech._compile import NUMPY_MODE, one_shot_function
 from pymc_statmech._data import stacked_draws
 
 #: Bound on draws x observed elements per compiled call, so long data sets are evaluated in chunks.
@@ -246,7 +246,8 @@ class ModelTerms:
         with warnings.catch_warnings():
             # Potentials are likelihood terms here: forward draws are right to leave them out
             warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-            values = pm.draw(self.free_rvs, draws=n, random_seed=rng)
+            # n calls of a small graph: NumPy's draws beat compiling it (1.4 s cold)
+            values = pm.draw(self.free_rvs, draws=n, random_seed=rng, mode=NUMPY_MODE)
         return {
             name: np.asarray(value).reshape(n, *self.rv_shapes[name])
             for name, value in zip(self.names, values, strict=True)

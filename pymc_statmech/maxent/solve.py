@@ -290,7 +290,8 @@ def _solve_warm(T, logw, c, start, warm, max_iter):
     if status <= ROUNDING:
         if d < warm.shape[0]:
             warm[0] = d
-            warm[1 : d + 1] = lam
+            for k in range(d):  # element by element: see newton_dual's buffer swap
+                warm[1 + k] = lam[k]
         return lam, True
     lam[:] = np.nan
     return lam, False
