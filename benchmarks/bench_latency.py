@@ -15,7 +15,9 @@ Cases:
 * ``open_12``: 12 x 12 open lattice with per-bond J and per-site h, log Z and its gradient;
 * ``periodic_12``: 12 x 12 periodic with a field, log Z and its gradient;
 * ``open_16``: 16 x 16 open, per-bond J and per-site h: log Z, the mean parameters and the
-  Fisher information (736 x 736).
+  Fisher information (736 x 736);
+* ``demo``: the main job, ``run_demo`` (``pymc-statmech demo``), writing its report to a
+  temporary folder.
 
 Run with ``python benchmarks/bench_latency.py [--cases readme_nuts,open_12,...]``.
 """
@@ -37,6 +39,7 @@ GOALS = {
     "open_12": (5.0, None),
     "periodic_12": (10.0, 80.0),
     "open_16": (60.0, None),
+    "demo": (45.0, None),
 }
 
 CASES = {
@@ -76,6 +79,16 @@ CASES = {
             return log_z, means, psm.fisher_information(d).eval()
 
         report("open_16", timed(run), timed(run))
+    """,
+    "demo": """
+        import tempfile
+        from pymc_statmech.demo import run_demo
+
+        def run():
+            with tempfile.TemporaryDirectory() as folder:
+                run_demo(out=folder + "/report")
+
+        report("demo", timed(run), timed(run))
     """,
 }
 
