@@ -16,9 +16,19 @@ from contextlib import contextmanager
 import pytensor
 from pytensor.compile.executor import Function
 from pytensor.compile.mode import Mode
+from pytensor.graph.traversal import apply_ancestors
 from pytensor.link.vm import VMLinker
+from pytensor.scan.op import Scan
+from pytensor.tensor.blockwise import Blockwise
 
-__all__ = ["EAGER_MODE", "NUMPY_MODE", "eager_function", "numpy_evaluation", "one_shot_function"]
+__all__ = [
+    "EAGER_MODE",
+    "NUMPY_MODE",
+    "batched_function",
+    "eager_function",
+    "numpy_evaluation",
+    "one_shot_function",
+]
 
 #: The standard rewrites, then every Op's NumPy ``perform`` (no C, no Numba compilation).
 #: Elemwise fusion is left out: a fused ``Composite`` has no NumPy ufunc and its ``perform``
@@ -56,3 +66,23 @@ def eager_function(inputs: Sequence, outputs, **kwargs) -> Function:
     inner graphs (``OpFromGraph``, ``Scan``) included, so nothing is compiled."""
     with pytensor.config.change_flags(mode=EAGER_MODE, cxx=""):
         return pytensor.function(list(inputs), outputs, **kwargs)
+
+
+def _loops_in_python(outputs) -> bool:
+    """Whether NumPy evaluation would run a loop step by step in Python: a ``Scan``, bare or
+    vectorised (a ``Blockwise`` of one loops over the batch as well)."""
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return any(
+        isinstance(node.op, Scan)
+        or (isinstance(node.op, Blockwise) and isinstance(node.op.core_op, Scan))
+        for node in apply_ancestors(outputs)
+    )
+
+
+def batched_function(inputs: Sequence, outputs, **kwargs) -> Function:
+    """``pytensor.function`` for a graph vectorised over draws and called a few times on large
+    batches: NumPy ``perform`` (no compilation) unless the graph holds a loop that NumPy would
+    run step by step in Python; then the default backend."""
+    if _loops_in_python(outputs):
+        return pytensor.function(list(inputs), outputs, **kwargs)
+    return one_shot_function(inputs, outputs, **kwargs)

@@ -10,10 +10,16 @@ recompile:
 * :class:`IsingLogZ` ``(K, theta) -> (log Z, <s_i s_j>, <s_i>)``: the value and its gradient,
   the expected statistics, from one sweep; the gradient of the statistics (the
   Hessian-vector product :math:`\mathrm{Cov}[T]\,g`) is
-* :class:`IsingCovarianceProduct` ``(K, theta, g) -> Cov[T] g``, by complex-step
-  differentiation of the same kernel: :math:`\mathrm{Im}\,m(\eta + i\epsilon g)/\epsilon` with
-  :math:`\epsilon = 10^{-30}` is the exact directional derivative to rounding (no difference of
-  nearby numbers is taken).
+* :class:`IsingCovarianceProduct` ``(K, theta, g) -> Cov[T] g``. A few directions are
+  complex-step sweeps of the same kernel: :math:`\mathrm{Im}\,m(\eta + i\epsilon g)/\epsilon`
+  with :math:`\epsilon = 10^{-30}` is the exact directional derivative to rounding (no
+  difference of nearby numbers is taken). Many directions at one parameter set (a Fisher
+  information) multiply the full covariance of an open sweep, computed exactly from its
+  forward and backward messages by propagating each centred statistic forward (about a tenth
+  of a complex-step sweep per statistic).
+
+Both Ops take any batch shape (their jacobians vectorise into it), and large sweeps run on all
+available cores in threads: the rows of a batch, or the first rows of a trace.
 
 The kernels (Numba, cached on disk, so they compile once per machine) work in log space
 throughout, with a scaled linear-space fast path where it is provably as accurate (below):
@@ -28,8 +34,9 @@ throughout, with a scaled linear-space fast path where it is provably as accurat
 ``"enumerate"``
     Every one of the :math:`2^n` states, for any graph of at most 20 spins.
 
-Scaled linear space (``exp`` of log-messages shifted by their maximum, renormalised every site)
-is used for a transfer-matrix sweep when the largest couplings cannot make a discarded
+Scaled linear space (``exp`` of log-weights shifted by their maximum; each message scaled by
+the largest entry of the one before, folded into the next step's weights) is used for a
+transfer-matrix sweep when the largest couplings cannot make a discarded
 (underflowed, below :math:`e^{-708}` of the largest) term matter: a term's later weight relative
 to the largest is bounded by :math:`e^{2\Sigma}`, with :math:`\Sigma` the largest sum of
 :math:`|K|` and :math:`|\theta|` over the bonds and sites a message crosses, so linear space is
@@ -420,7 +427,7 @@ def _backward_linear(E, w, msg, order, row0_bond, above, left, wrap, closing, ro
     for k in range(E.shape[0]):
         M = msg[k]
         back[:] = 1.0
-        largest = 1.0 + 0.0 * E[k, 0, 0]
+        largest = 1.0 + 0.0 * M[0, 0]
         for t in range(T - 1, -1, -1):
             shift = _max_real(E[k, t], 16)
             for i in range(16):
@@ -451,7 +458,8 @@ def _backward_messages(W, w, msg, backs, bins):
 def _second_moments(msg, backs, W, bins, w, position, signs, step_stats, row_signs, row_stats,
                     sources, M2):  # fmt: skip
     """``M2[a, c] = E[T_a T_c]`` for each source statistic ``a`` and every statistic ``c``
-    introduced at the same step as ``a`` or later, in one open linear sweep.
+    introduced at the same step as ``a`` or later, in one open linear sweep (given centred
+    statistics, the covariance).
 
     ``position[a]`` is the step that introduces statistic ``a`` (-1: the first row) and
     ``signs[a]`` its value as a function of that step's 16 bins; ``step_stats[t]`` lists the
@@ -612,8 +620,8 @@ def _linear_is_exact(K: np.ndarray, th: np.ndarray, w: int) -> bool:
 
 def _sweep_rows(plan: SweepPlan, K: np.ndarray, th: np.ndarray, rows: np.ndarray):
     """``(log Z_b (m,), <s_i s_j>_b (m, E), <s_i>_b (m, n))`` with the first row fixed to each
-    of ``rows`` (``-1``: free), swept in chunks that hold at most :data:`_CHUNK_BYTES` of
-    forward messages."""
+    of ``rows`` (``-1``: free), swept in chunks of as many rows as fit in :data:`_CHUNK_BYTES`
+    of forward messages (one row at least)."""
     order, row0_bond, above, left, wrap, closing = plan.arrays()[:6]
     w, T = plan.width, plan.n_spins - plan.width
     per_row = (T + 1) * 2**w * K.itemsize
@@ -680,7 +688,7 @@ def _transfer(plan: SweepPlan, K: np.ndarray, th: np.ndarray, workers: int):
         log_zb, mK, mth = (np.concatenate(x) for x in zip(*parts, strict=True))
     else:
         log_zb, mK, mth = _sweep_rows(plan, K, th, rows)
-    if len(rows) == 1:
+    if not plan.trace:
         return log_zb[0], mK[0], mth[0]
     peak = log_zb[np.argmax(log_zb.real)]
     weights = np.exp(log_zb - peak)
@@ -712,7 +720,12 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
         K = np.zeros((K.shape[0], 1), dtype=dtype)
     log_z = np.empty(K.shape[0], dtype=dtype)
     mK, mth = np.zeros(K.shape, dtype=dtype), np.zeros(th.shape, dtype=dtype)
-    workers = _WORKERS if _work(plan, K.shape[0]) >= _PARALLEL_WORK else 1
+    if K.shape[0] == 0:
+        return log_z, mK[:, : plan.n_edges], mth
+    # each thread holds at least one row's forward messages: threads only for small rows
+    small = (plan.n_spins + 1) * 2**plan.width * K.itemsize <= _CHUNK_BYTES
+    big = _work(plan, K.shape[0]) >= _PARALLEL_WORK
+    workers = _WORKERS if big and (small or plan.kind == "enumerate") else 1
     row_workers = min(workers, K.shape[0])
     edges_i, edges_j = plan.arrays()[6:]
 
@@ -773,9 +786,10 @@ def _full_covariance_fits(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> boo
 
 
 def _full_covariance(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> np.ndarray:
-    """``Cov[T]`` ``(E + n, E + n)`` of one open sweep, exactly: second moments by forward
-    propagation of each statistic (:func:`_second_moments`, sources split over the cores),
-    about a tenth of a complex-step sweep per statistic."""
+    """``Cov[T]`` ``(E + n, E + n)`` of one open sweep, exactly: the means from the bins, then
+    the second moments of the centred statistics by forward propagation of each
+    (:func:`_second_moments`, sources split over the cores), about a tenth of a complex-step
+    sweep per statistic."""
     order, row0_bond, above, left, wrap, closing = plan.arrays()[:6]
     w, T = plan.width, plan.n_spins - plan.width
     free = np.array([-1])
@@ -788,26 +802,28 @@ def _full_covariance(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> np.ndarr
     _backward_messages(W, w, msg[0], backs, bins)
     position, signs, step_stats, row_signs, row_stats = _statistic_layout(plan)
     D = len(position)
-    M2 = np.zeros((D, D))
-    sources = np.argsort(position, kind="stable")  # early sources cost most: deal them out
-    workers = _WORKERS if D * T * 2**w >= _PARALLEL_WORK else 1
-    args = (msg[0], backs, W, bins, w, position, signs, step_stats, row_signs, row_stats)
-    _in_threads(
-        lambda block: _second_moments(*args, block, M2),
-        [sources[i::workers] for i in range(workers)],
-    )
     first_row = position < 0
-    filled = (position[None, :] >= position[:, None]) | (first_row[:, None] & first_row[None, :])
-    M2 = np.where(filled, M2, M2.T)
-    totals = bins.sum(axis=1)
-    mean = np.empty(D)
     steps = ~first_row
+    mean = np.empty(D)
+    totals = bins.sum(axis=1)
     mean[steps] = (
         np.einsum("ci,ci->c", bins[position[steps]], signs[steps]) / totals[position[steps]]
     )
     first = msg[0, 0] * backs[0]
     mean[row_stats] = row_signs @ first / first.sum()
-    return M2 - np.outer(mean, mean)
+    # centred statistics: a variance of 1e-9 is not the difference of two numbers near 1
+    centred = signs - mean[:, None]
+    row_centred = row_signs - mean[row_stats][:, None]
+    cov = np.zeros((D, D))
+    sources = np.argsort(position, kind="stable")  # early sources cost most: deal them out
+    workers = _WORKERS if D * T * 2**w >= _PARALLEL_WORK else 1
+    args = (msg[0], backs, W, bins, w, position, centred, step_stats, row_centred, row_stats)
+    _in_threads(
+        lambda block: _second_moments(*args, block, cov),
+        [sources[i::workers] for i in range(workers)],
+    )
+    filled = (position[None, :] >= position[:, None]) | (first_row[:, None] & first_row[None, :])
+    return np.where(filled, cov, cov.T)
 
 
 def _same_rows(x: np.ndarray) -> bool:
@@ -838,9 +854,10 @@ def covariance_product(plan: SweepPlan, K, th, gK, gth):
 # the Ops
 # ---------------------------------------------------------------------------------------------
 class _SweepOp(Op):
-    """Inputs ``K (..., E)`` and ``theta (..., n)`` (float64, one batch shape), and for the
-    covariance product the direction ``(gK (..., E), gtheta (..., n))``. The batch is handled
-    inside the Op, so a model's graph holds no reshapes around it (each costs compilation)."""
+    """Inputs ``K (..., E)`` and ``theta (..., n)`` (float64), and for the covariance product
+    the direction ``(gK (..., E), gtheta (..., n))``; their batch dimensions broadcast where the
+    graph says they do. The batch is handled inside the Op, so a model's graph holds no
+    reshapes around it (each costs compilation)."""
 
     __props__ = ("plan",)
 
@@ -851,10 +868,24 @@ class _SweepOp(Op):
         inputs = [pt.cast(pt.as_tensor_variable(x), "float64") for x in inputs]
         if inputs[0].ndim < 1 or any(x.ndim != inputs[0].ndim for x in inputs):
             raise ValueError(
-                "the Ising sweep takes K (..., E) and theta (..., n) with one batch shape; got "
-                f"ndims {[x.ndim for x in inputs]}"
+                "the Ising sweep takes K (..., E) and theta (..., n) with as many batch "
+                f"dimensions; got ndims {[x.ndim for x in inputs]}"
             )
         return inputs
+
+    @staticmethod
+    def _check_broadcast(node, inputs) -> None:
+        """Batch dimensions of size 1 broadcast only where the graph says they may: gradients
+        are summed over those alone."""
+        batch = np.broadcast_shapes(*(x.shape[:-1] for x in inputs))
+        for j, (var, x) in enumerate(zip(node.inputs, inputs, strict=True)):
+            for i, (size, target) in enumerate(zip(x.shape[:-1], batch, strict=True)):
+                if size != target and not var.type.broadcastable[i]:
+                    raise ValueError(
+                        f"Ising sweep input {j} has batch dimension {i} of size {size} where "
+                        f"the batch has {target}; broadcasting it at run time is not supported: "
+                        "give it a broadcastable dimension (a static shape of 1)."
+                    )
 
     @staticmethod
     def _batch_shape(inputs) -> tuple:
@@ -907,6 +938,7 @@ class IsingLogZ(_SweepOp):
         return Apply(self, [K, th], outputs)
 
     def perform(self, node, inputs, outputs):
+        self._check_broadcast(node, inputs)
         for storage, value in zip(outputs, _batched(evaluate, self.plan, *inputs), strict=True):
             storage[0] = value
 
@@ -939,6 +971,7 @@ class IsingCovarianceProduct(_SweepOp):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
+        self._check_broadcast(node, inputs)
         hK, hth = _batched(covariance_product, self.plan, *inputs)
         outputs[0][0], outputs[1][0] = hK, hth
 
@@ -982,6 +1015,7 @@ def _numba_log_z(op, node, **kwargs):
     @numba_njit
     def sweep(K, th):
         with numba.objmode(out0=type0, out1=type1, out2=type2):
+            _SweepOp._check_broadcast(node, [K, th])
             out0, out1, out2 = _contiguous(_batched(evaluate, plan, K, th))
         return out0, out1, out2
 
@@ -996,6 +1030,7 @@ def _numba_covariance_product(op, node, **kwargs):
     @numba_njit
     def product(K, th, gK, gth):
         with numba.objmode(out0=type0, out1=type1):
+            _SweepOp._check_broadcast(node, [K, th, gK, gth])
             out0, out1 = _contiguous(_batched(covariance_product, plan, K, th, gK, gth))
         return out0, out1
 

@@ -22,7 +22,7 @@ from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from pymc.distributions.transforms import ChainedTransform, Ordered
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
-from pymc_statmech._compile import NUMPY_MODE, one_shot_function
+from pymc_statmech._compile import batched_function, numpy_evaluation, one_shot_function
 from pymc_statmech._data import stacked_draws
 
 #: Bound on draws x observed elements per compiled call, so long data sets are evaluated in chunks.
@@ -155,7 +155,7 @@ class ModelTerms:
         matrix of unconstrained draws, vectorised over its rows."""
         flat = pt.matrix("theta", dtype="float64")
         batched = vectorize_graph(outputs, replace=self._split_flat(flat))
-        return one_shot_function([flat], batched, on_unused_input="ignore")
+        return batched_function([flat], batched, on_unused_input="ignore")
 
     @cached_property
     def _log_terms_fn(self):
@@ -208,7 +208,7 @@ class ModelTerms:
             for rv in self.free_rvs
         ]
         batched = vectorize_graph(flat, replace=dict(zip(constrained, batched_inputs, strict=True)))
-        return one_shot_function(batched_inputs, batched, on_unused_input="ignore")
+        return batched_function(batched_inputs, batched, on_unused_input="ignore")
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -247,7 +247,8 @@ class ModelTerms:
             # Potentials are likelihood terms here: forward draws are right to leave them out
             warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
             # n calls of a small graph: NumPy's draws beat compiling it (1.4 s cold)
-            values = pm.draw(self.free_rvs, draws=n, random_seed=rng, mode=NUMPY_MODE)
+            with numpy_evaluation():
+                values = pm.draw(self.free_rvs, draws=n, random_seed=rng)
         return {
             name: np.asarray(value).reshape(n, *self.rv_shapes[name])
             for name, value in zip(self.names, values, strict=True)
