@@ -22,9 +22,16 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pymc_statmech.boltzmann.lattice import IsingStructure
+from pymc_statmech.boltzmann.partition import ENUMERATE_MAX_SPINS
 
-#: Largest graph drawn by enumeration (2^20 states).
-ENUMERATION_MAX_SPINS = 20
+__all__ = [
+    "TRANSFER_MAX_BYTES",
+    "TRANSFER_MAX_WIDTH",
+    "exact_sampler",
+    "exact_sampler_fits",
+    "spin_table",
+]
+
 #: Largest row width of the transfer-matrix sampler.
 TRANSFER_MAX_WIDTH = 12
 #: Memory the periodic-stacking sampler may hold (one 4^w matrix per row), in bytes.
@@ -41,11 +48,11 @@ def spin_table(n: int, index: np.ndarray | None = None) -> np.ndarray:
 
 def exact_sampler_fits(structure: IsingStructure) -> str:
     """``""`` when exact draws are available for ``structure``, else the reason they are not."""
-    if structure.n_spins <= ENUMERATION_MAX_SPINS:
+    if structure.n_spins <= ENUMERATE_MAX_SPINS:
         return ""
     if structure.shape is None:
         return (
-            f"a graph of {structure.n_spins} spins (enumeration stops at {ENUMERATION_MAX_SPINS})"
+            f"a graph of {structure.n_spins} spins (enumeration stops at {ENUMERATE_MAX_SPINS})"
         )
     rows, width, *_, periodic = _row_geometry(structure)
     if width > TRANSFER_MAX_WIDTH:
@@ -71,7 +78,7 @@ def exact_sampler(
 
     ``J`` is per bond ``(n_edges,)``, ``h`` per site ``(n_spins,)``.
     """
-    if structure.n_spins <= ENUMERATION_MAX_SPINS:
+    if structure.n_spins <= ENUMERATE_MAX_SPINS:
         return _enumeration_sampler(structure, J, h, beta)
     return _transfer_sampler(structure, J, h, beta)
 

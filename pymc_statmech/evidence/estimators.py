@@ -25,8 +25,24 @@ from pymc_statmech._data import (
     rhat_limit,
 )
 from pymc_statmech.evidence.result import FreeEnergy, ThermodynamicCurve
-from pymc_statmech.evidence.tempering import _sample_rung, tempered_model
+from pymc_statmech.evidence.tempering import (
+    RUNG_DIM,
+    TEMPERING_GROUP,
+    sample_rung,
+    tempered_model,
+)
 from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
+
+__all__ = [
+    "MAX_RELABELLED_COMPONENTS",
+    "METHODS",
+    "EvidenceWarning",
+    "free_energy",
+    "ladder_log_likelihood",
+    "number_of_observations",
+    "stepping_stone_steps",
+    "tempered_energy",
+]
 
 METHODS = ("auto", "bridge", "stepping_stone", "ti", "smc", "laplace", "wbic")
 
@@ -507,12 +523,12 @@ def _prior_mass_message(log_mass: float, log_mass_error: float, log_z: float) ->
 def ladder_log_likelihood(tree) -> tuple[np.ndarray, np.ndarray]:
     """``(betas, log L)`` of a ladder, ``log L`` as ``(beta, chain, draw)``, validated."""
     tempering = get_group(
-        tree, "tempering", "Ladder methods need the output of psm.sample_power_posteriors."
+        tree, TEMPERING_GROUP, "Ladder methods need the output of psm.sample_power_posteriors."
     )
     if "log_likelihood" not in tempering:
         raise ValueError("The 'tempering' group has no 'log_likelihood' variable.")
-    log_likelihood = tempering["log_likelihood"].transpose("beta", "chain", "draw")
-    betas = log_likelihood["beta"].values.astype(float)
+    log_likelihood = tempering["log_likelihood"].transpose(RUNG_DIM, "chain", "draw")
+    betas = log_likelihood[RUNG_DIM].values.astype(float)
     values = log_likelihood.values.astype(float)
     _check_finite(values, "tempering ladder")
     if betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
@@ -657,7 +673,7 @@ def _ladder_method(tree, method):
             )
     # the ladder measures log (Z_1 / Z_0): add the log mass of the model's prior, below 1 when
     # its transforms cut the support (forward draws outside it were rejected on the prior rung)
-    attrs = tree["tempering"].attrs
+    attrs = tree[TEMPERING_GROUP].attrs
     log_mass = float(attrs.get("log_prior_mass", 0.0))
     log_mass_error = float(attrs.get("log_prior_mass_error", 0.0))
     if np.isnan(log_mass):
@@ -677,7 +693,7 @@ def _ladder_method(tree, method):
     diagnostics.update(
         n_rungs=len(betas),
         draws_per_rung=int(values[0].size),
-        exact_prior_rung=bool(tree["tempering"].attrs.get("exact_prior_rung", 0)),
+        exact_prior_rung=bool(tree[TEMPERING_GROUP].attrs.get("exact_prior_rung", 0)),
     )
     return FreeEnergy(
         method,
@@ -856,7 +872,7 @@ def tempered_energy(
 ):
     """``(E_beta[-log L], MCSE)`` from ``pm.sample`` on the power posterior at ``beta``
     (``tempered``: the model's :func:`tempered_model`)."""
-    posterior, _ = _sample_rung(
+    posterior, _ = sample_rung(
         tempered,
         beta,
         draws,
@@ -1055,7 +1071,7 @@ def _auto_method(tree, model) -> str:
             "free_energy needs data (pm.sample, psm.sample_power_posteriors or "
             "pm.sample_smc output), or method='wbic' with a model."
         )
-    if "tempering" in tree.children:
+    if TEMPERING_GROUP in tree.children:
         return "stepping_stone"
     if "sample_stats" in tree.children and "log_marginal_likelihood" in tree["sample_stats"]:
         return "smc"

@@ -7,6 +7,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+__all__ = [
+    "EVIDENCE_METHODS",
+    "BayesFactor",
+    "FreeEnergy",
+    "ThermodynamicCurve",
+    "bayes_factor",
+]
+
 #: Methods whose number is an estimate of log Z; the others are labelled as what they are.
 EVIDENCE_METHODS = ("bridge", "stepping_stone", "ti", "smc")
 _LABELS = {

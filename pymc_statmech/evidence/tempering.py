@@ -20,9 +20,30 @@ from pymc_statmech._data import is_whole_number
 from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
 from pymc_statmech.reporting import quiet_pymc
 
+__all__ = [
+    "ADAPTIVE",
+    "BETA_DATA",
+    "LADDER_DIM",
+    "RUNG_DIM",
+    "TEMPERING_GROUP",
+    "check_ladder",
+    "default_ladder",
+    "next_beta",
+    "rung_seeds",
+    "sample_power_posteriors",
+    "sample_rung",
+    "tempered_model",
+]
+
 #: Name of the ``pm.Data`` that carries beta in a tempered model (set in each worker).
 BETA_DATA = "psm_tempering_beta"
 _TEMPERING_POTENTIAL = "psm_tempering"
+#: The contract between a ladder and its estimators: the DataTree group that holds the
+#: log-likelihood of every rung's draws (``log_likelihood (RUNG_DIM, chain, draw)``) ...
+TEMPERING_GROUP = "tempering"
+#: ... and its ladder dimension (also that of the posterior group, unless a model variable or
+#: dimension is itself called so: then :data:`LADDER_DIM`).
+RUNG_DIM = "beta"
 #: The posterior group's ladder dimension when a model variable is itself called "beta".
 LADDER_DIM = "tempering_beta"
 #: The default ladder's exponent: beta_k = (k / K) ** (1 / 0.3) (Friel & Pettitt 2008).
@@ -138,8 +159,10 @@ def tempered_model(model: pm.Model) -> pm.Model:
     return tempered
 
 
-def _sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
-    """NUTS (or PyMC's default step assignment) at one inverse temperature; runs in a worker."""
+def sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
+    """Draws of ``model`` (made by :func:`tempered_model`) at one inverse temperature ``beta``
+    by NUTS (or PyMC's default step assignment): ``(posterior of names, diverging)``. Runs
+    in a worker of :func:`sample_power_posteriors`; WBIC samples its one rung with it."""
     options = {"progressbar": False, "compute_convergence_checks": False, **sample_kwargs}
     # quiet: the caller shows one progress display over the rungs, not PyMC's lines per rung
     with model, quiet_pymc():
@@ -163,9 +186,9 @@ def _sample_rung(model, beta, draws, tune, chains, seed, names, sample_kwargs):
 
 
 def _sample_pickled_rung(model_bytes, *args):
-    """:func:`_sample_rung` on a cloudpickled model: any Executor can send it, even one that
+    """:func:`sample_rung` on a cloudpickled model: any Executor can send it, even one that
     pickles with the standard library (PyMC models need cloudpickle)."""
-    return _sample_rung(cloudpickle.loads(model_bytes), *args)
+    return sample_rung(cloudpickle.loads(model_bytes), *args)
 
 
 #: Forward draws (at most, and at most this many numbers) that measure a cut prior's mass.
@@ -239,7 +262,7 @@ def _adaptive_ladder(tempered, terms, prior_rung, draws, tune, chains, seeds, op
         while True:
             k = len(betas) - 1
             if results[k] is None:
-                results[k] = _sample_rung(
+                results[k] = sample_rung(
                     tempered, betas[k], draws, tune, chains, seeds[k], terms.names, options
                 )
             progress.update(task, completed=betas[k])
@@ -254,7 +277,8 @@ def _adaptive_ladder(tempered, terms, prior_rung, draws, tune, chains, seeds, op
             results.append(None)
 
 
-def _rung_seeds(random_seed, n: int) -> list[int]:
+def rung_seeds(random_seed, n: int) -> list[int]:
+    """``n`` independent integer seeds, one per rung, from a seed or a Generator."""
     if isinstance(random_seed, np.random.Generator):
         return [int(seed) for seed in random_seed.integers(2**31, size=n)]
     sequence = np.random.SeedSequence(random_seed)
@@ -342,7 +366,7 @@ def sample_power_posteriors(
     names = terms.names
     tempered = tempered_model(model)
     adaptive = isinstance(betas, str)
-    seeds = _rung_seeds(random_seed, MAX_ADAPTIVE_RUNGS if adaptive else len(betas))
+    seeds = rung_seeds(random_seed, MAX_ADAPTIVE_RUNGS if adaptive else len(betas))
     if executor is not None:
         sample_kwargs = {**sample_kwargs, "cores": 1}
 
@@ -366,7 +390,7 @@ def sample_power_posteriors(
         )
         if executor is None:
             for k in pending:
-                results[k] = _sample_rung(
+                results[k] = sample_rung(
                     tempered, betas[k], draws, tune, chains, seeds[k], names, sample_kwargs
                 )
                 progress.advance(task)
@@ -393,7 +417,7 @@ def sample_power_posteriors(
     # a model variable (or dim) called "beta", common in regressions, would clash with the ladder
     first = results[0][0]
     ladder_dim = (
-        "beta" if "beta" not in first.variables and "beta" not in first.dims else LADDER_DIM
+        RUNG_DIM if RUNG_DIM not in first.variables and RUNG_DIM not in first.dims else LADDER_DIM
     )
     posterior = xr.concat(
         [posterior for posterior, _ in results],
@@ -404,8 +428,8 @@ def sample_power_posteriors(
     )
     posterior = posterior.assign_coords({ladder_dim: betas})
     posterior.attrs["ladder_dim"] = ladder_dim
-    diverging = xr.concat([diverging for _, diverging in results], dim="beta").assign_coords(
-        beta=betas
+    diverging = xr.concat([diverging for _, diverging in results], dim=RUNG_DIM).assign_coords(
+        {RUNG_DIM: betas}
     )
 
     n_rungs, n_chains, n_draws = len(betas), posterior.sizes["chain"], posterior.sizes["draw"]
@@ -414,12 +438,12 @@ def sample_power_posteriors(
     tempering = xr.Dataset(
         {
             "log_likelihood": (
-                ("beta", "chain", "draw"),
+                (RUNG_DIM, "chain", "draw"),
                 log_likelihood.reshape(n_rungs, n_chains, n_draws),
             )
         },
         coords={
-            "beta": betas,
+            RUNG_DIM: betas,
             "chain": posterior["chain"].values,
             "draw": posterior["draw"].values,
         },
@@ -435,7 +459,7 @@ def sample_power_posteriors(
     return xr.DataTree.from_dict(
         {
             "posterior": posterior,
-            "tempering": tempering,
+            TEMPERING_GROUP: tempering,
             "sample_stats": xr.Dataset({"diverging": diverging}),
         }
     )

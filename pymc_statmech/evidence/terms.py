@@ -25,6 +25,12 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from pymc_statmech._compile import batched_function, numpy_evaluation, one_shot_function
 from pymc_statmech._data import stacked_draws
 
+__all__ = [
+    "ModelTerms",
+    "checked_model",
+    "model_terms",
+]
+
 #: Bound on draws x observed elements per compiled call, so long data sets are evaluated in chunks.
 _ELEMENTS_PER_CALL = 2**23
 

@@ -30,7 +30,7 @@ from pymc_statmech.evidence.estimators import (
     stepping_stone_steps,
     tempered_energy,
 )
-from pymc_statmech.evidence.tempering import _rung_seeds, tempered_model
+from pymc_statmech.evidence.tempering import TEMPERING_GROUP, rung_seeds, tempered_model
 from pymc_statmech.evidence.terms import checked_model, model_terms
 from pymc_statmech.stats.divergence import kl_divergence
 from pymc_statmech.stats.entropy import estimate_array
@@ -81,7 +81,7 @@ def thermodynamics(ladder) -> xr.Dataset:
     """
     tree = as_datatree(ladder, "ladder")
     betas, values = ladder_log_likelihood(tree)
-    attrs = tree["tempering"].attrs
+    attrs = tree[TEMPERING_GROUP].attrs
     log_mass = float(attrs.get("log_prior_mass", 0.0))
     log_mass_error = float(attrs.get("log_prior_mass_error", 0.0))
     if not np.isfinite(log_mass):  # mass unknown: the prior normalised on its support
@@ -232,7 +232,7 @@ def learning_coefficient(
             f"beta0 / log n = {betas} exceeds 1 with n = {n}: pass smaller beta0 (the estimator "
             "needs temperatures above the posterior's)."
         )
-    seeds = _rung_seeds(random_seed, 2)
+    seeds = rung_seeds(random_seed, 2)
     tempered = tempered_model(terms.model)  # one copy for both temperatures
     energies = [
         tempered_energy(terms, tempered, beta, draws, tune, chains, seed, sample_kwargs)
