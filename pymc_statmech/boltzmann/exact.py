@@ -51,9 +51,7 @@ def exact_sampler_fits(structure: IsingStructure) -> str:
     if structure.n_spins <= ENUMERATE_MAX_SPINS:
         return ""
     if structure.shape is None:
-        return (
-            f"a graph of {structure.n_spins} spins (enumeration stops at {ENUMERATE_MAX_SPINS})"
-        )
+        return f"a graph of {structure.n_spins} spins (enumeration stops at {ENUMERATE_MAX_SPINS})"
     rows, width, *_, periodic = _row_geometry(structure)
     if width > TRANSFER_MAX_WIDTH:
         return (
