@@ -495,3 +495,24 @@ def test_indexed_targets_solve_each_group_once_and_agree_with_per_observation_so
         np.log(_dice_reference(mp.mpf(mu[g]))[1][r - 1]) for g, r in zip(group, rolls, strict=True)
     ]
     np.testing.assert_allclose(values["indexed"][0], expected, rtol=1e-10)
+
+
+def test_constant_targets_use_the_solved_multipliers_without_a_solve_in_the_graph():
+    # issue 18: a numeric target was solved again inside every model graph (a Newton Op that
+    # compiled 3 s on a new machine and ran at each evaluation)
+    domain, constraints = psm.Interval(-1, 1), [psm.mean(0.2), psm.moment(2, 0.3)]
+    solution = psm.maxent_solve(domain, constraints)
+    with pm.Model() as model:
+        psm.MaxEnt("x", domain, constraints)
+    logp = model.compile_logp(jacobian=False)
+    ops = {type(node.op) for node in logp.f.maker.fgraph.apply_nodes}
+    assert MaxEntDual not in ops
+    x = np.linspace(-0.95, 0.95, 7)
+    values = [float(logp({"x_interval__": np.log((v + 1) / (1 - v))})) for v in x]
+    np.testing.assert_allclose(values, np.asarray(solution.logpdf(x)), rtol=1e-13)
+    # random targets still solve in the graph
+    with pm.Model() as random_targets:
+        m = pm.Uniform("m", 0.1, 0.3)
+        psm.MaxEnt("x", domain, [psm.mean(m), psm.moment(2, 0.3)])
+    graph = random_targets.compile_logp().f.maker.fgraph
+    assert MaxEntDual in {type(node.op) for node in graph.apply_nodes}

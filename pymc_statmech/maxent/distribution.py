@@ -23,7 +23,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions import transforms
 from pymc.distributions.transforms import _default_transform
-from pytensor.graph.basic import Variable, equal_computations
+from pytensor.graph.basic import Constant, Variable, equal_computations
 from pytensor.graph.replace import graph_replace
 from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.subtensor import AdvancedSubtensor
@@ -176,6 +176,10 @@ def _generic(solution: MaxEntSolution, **kwargs):
         )
         if not d:
             lam = pt.zeros_like(targets_in[0])
+        elif indexed is None and not mapping and _solved_targets(solution, targets_in[0]):
+            # the targets the solution was built for: its multipliers, not a Newton solve in
+            # the graph (3 s of compilation on a new machine, and a solve per evaluation)
+            lam = pt.as_tensor_variable(np.asarray(solution.multipliers, dtype="float64"))
         elif indexed is None:
             lam = solve_dual(T, log_weights + logq, targets_in[0], start)
         else:
@@ -253,6 +257,14 @@ _no_multipliers = CheckAndRaise(
     "not finite, or on or beyond the boundary of what the domain can reach, or a dual that did "
     "not converge); keep random targets strictly inside the feasible range",
 )
+
+
+def _solved_targets(solution: MaxEntSolution, targets) -> bool:
+    """Whether ``targets`` are constants equal to those ``solution`` was solved for."""
+    if solution.problem.symbolic or not isinstance(targets, Constant):
+        return False
+    known = np.asarray(solution._targets, dtype="float64")
+    return targets.data.shape == known.shape and bool(np.all(targets.data == known))
 
 
 def _in_graphs(var, graphs) -> bool:
