@@ -756,3 +756,25 @@ def test_batch_dimensions_broadcast_only_where_the_graph_says():
     mean, _ = _brute_moments(s, values[0][0], values[1][0])
     assert value.shape == (3,) and grad.shape == (1, s.n_edges)
     np.testing.assert_allclose(grad[0], 3 * mean[: s.n_edges], atol=1e-13)
+
+
+def test_uniform_couplings_enter_the_sweep_as_one_column():
+    # a scalar J or h spread over every bond by an Alloc cost seconds of Numba compilation per
+    # graph; the Op spreads it itself, with the same values and derivatives on every backend
+    from pytensor.tensor.basic import Alloc
+
+    J, h = pt.scalar("J"), pt.scalar("h")
+    for boundary in ("open", "periodic"):
+        s = ising_structure(lattice=(3, 4), boundary=boundary)
+        lz = ising_log_partition(J, h, 1.0, lattice=s, method="transfer_matrix")
+        outputs = [lz, *pytensor.grad(lz, [J, h]), pytensor.grad(pytensor.grad(lz, J), h)]
+        numba_fn = pytensor.function([J, h], outputs)
+        assert not any(isinstance(n.op, Alloc) for n in numba_fn.maker.fgraph.apply_nodes)
+        ref = brute(s, 0.3, 0.2)[0]
+        mean, cov = _brute_moments(s, np.full(s.n_edges, 0.3), np.full(s.n_spins, 0.2))
+        for mode in (None, "JAX"):
+            value, dJ, dh, dJdh = pytensor.function([J, h], outputs, mode=mode)(0.3, 0.2)
+            assert float(value) == pytest.approx(ref, rel=1e-13)
+            assert float(dJ) == pytest.approx(mean[: s.n_edges].sum(), rel=1e-12)
+            assert float(dh) == pytest.approx(mean[s.n_edges :].sum(), rel=1e-12)
+            assert float(dJdh) == pytest.approx(cov[: s.n_edges, s.n_edges :].sum(), rel=1e-10)

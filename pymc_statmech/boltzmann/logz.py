@@ -856,8 +856,9 @@ def covariance_product(plan: SweepPlan, K, th, gK, gth):
 class _SweepOp(Op):
     """Inputs ``K (..., E)`` and ``theta (..., n)`` (float64), and for the covariance product
     the direction ``(gK (..., E), gtheta (..., n))``; their batch dimensions broadcast where the
-    graph says they do. The batch is handled inside the Op, so a model's graph holds no
-    reshapes around it (each costs compilation)."""
+    graph says they do, and a last axis of 1 is one value for every bond or site. The batch and
+    the spreading are done inside the Op, so a model's graph holds no reshapes or allocations
+    around it (each costs seconds of Numba compilation)."""
 
     __props__ = ("plan",)
 
@@ -898,8 +899,9 @@ class _SweepOp(Op):
 
 
 def _summed_to(x, grad):
-    """``grad`` summed over the batch dimensions along which ``x`` was broadcast."""
-    axes = [i for i, b in enumerate(x.type.broadcastable[:-1]) if b]
+    """``grad`` summed over the dimensions along which ``x`` was broadcast: batch dimensions,
+    and the last one for a uniform coupling or field."""
+    axes = [i for i, b in enumerate(x.type.broadcastable) if b]
     return grad.sum(axis=axes, keepdims=True) if axes else grad
 
 
@@ -912,11 +914,16 @@ def _vectorize_sweep(op, node, *batched_inputs):
 
 
 def _batched(function, plan: SweepPlan, *arrays):
-    """``function(plan, *rows)`` on the arrays flattened to rows of their common batch shape,
-    with the results given that batch shape back."""
+    """``function(plan, *rows)`` on ``(K, theta, ...)`` pairs flattened to rows of their common
+    batch shape (a uniform coupling or field, a last axis of 1, spread over every bond or
+    site), with the results given that batch shape back."""
     batch = np.broadcast_shapes(*(x.shape[:-1] for x in arrays))
     size = int(np.prod(batch))  # not -1: a graph may have no bonds
-    rows = [np.broadcast_to(x, batch + x.shape[-1:]).reshape(size, x.shape[-1]) for x in arrays]
+    cores = [plan.n_edges, plan.n_spins] * (len(arrays) // 2)
+    rows = [
+        np.broadcast_to(x, (*batch, core)).reshape(size, core)
+        for x, core in zip(arrays, cores, strict=True)
+    ]
     return [r.reshape(batch + r.shape[1:]) for r in function(plan, *rows)]
 
 
@@ -932,8 +939,8 @@ class IsingLogZ(_SweepOp):
         batch = self._batch_shape([K, th])
         outputs = [
             pt.tensor(dtype="float64", shape=batch),
-            pt.tensor(dtype="float64", shape=(*batch, K.type.shape[-1])),
-            pt.tensor(dtype="float64", shape=(*batch, th.type.shape[-1])),
+            pt.tensor(dtype="float64", shape=(*batch, self.plan.n_edges)),
+            pt.tensor(dtype="float64", shape=(*batch, self.plan.n_spins)),
         ]
         return Apply(self, [K, th], outputs)
 
@@ -944,7 +951,7 @@ class IsingLogZ(_SweepOp):
 
     def infer_shape(self, node, shapes):
         batch = pt.broadcast_shape(*(shape[:-1] for shape in shapes), arrays_are_shapes=True)
-        return [batch, (*batch, shapes[0][-1]), (*batch, shapes[1][-1])]
+        return [batch, (*batch, self.plan.n_edges), (*batch, self.plan.n_spins)]
 
     def pullback(self, inputs, outputs, output_grads):
         _, mK, mth = outputs
@@ -967,7 +974,10 @@ class IsingCovarianceProduct(_SweepOp):
     def make_node(self, K, th, gK, gth):
         inputs = self._inputs(K, th, gK, gth)
         batch = self._batch_shape(inputs)
-        outputs = [pt.tensor(dtype="float64", shape=(*batch, x.type.shape[-1])) for x in inputs[:2]]
+        outputs = [
+            pt.tensor(dtype="float64", shape=(*batch, core))
+            for core in (self.plan.n_edges, self.plan.n_spins)
+        ]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
@@ -977,7 +987,7 @@ class IsingCovarianceProduct(_SweepOp):
 
     def infer_shape(self, node, shapes):
         batch = pt.broadcast_shape(*(shape[:-1] for shape in shapes), arrays_are_shapes=True)
-        return [(*batch, shapes[0][-1]), (*batch, shapes[1][-1])]
+        return [(*batch, self.plan.n_edges), (*batch, self.plan.n_spins)]
 
     def pullback(self, inputs, outputs, output_grads):
         return [
@@ -1105,6 +1115,16 @@ def _jax_log_z_function(plan: SweepPlan):
 
 def _register_jax(dispatch) -> None:
     import jax
+    import jax.numpy as jnp
+
+    def spread(plan, vectorised):
+        # a uniform coupling or field (a last axis of 1) over every bond or site, as in Numba
+        def call(*arrays):
+            cores = [plan.n_edges, plan.n_spins] * (len(arrays) // 2)
+            pairs = zip(arrays, cores, strict=True)
+            return vectorised(*(jnp.broadcast_to(x, (*x.shape[:-1], c)) for x, c in pairs))
+
+        return call
 
     @dispatch.jax_funcify.register(IsingLogZ)
     def _jax_log_z(op, node=None, **kwargs):
@@ -1114,7 +1134,7 @@ def _register_jax(dispatch) -> None:
             log_z, (mK, mth) = value_and_grad(K, th)
             return log_z, mK, mth
 
-        return jax.numpy.vectorize(sweep, signature="(e),(n)->(),(e),(n)")
+        return spread(op.plan, jnp.vectorize(sweep, signature="(e),(n)->(),(e),(n)"))
 
     @dispatch.jax_funcify.register(IsingCovarianceProduct)
     def _jax_covariance_product(op, node=None, **kwargs):
@@ -1123,7 +1143,7 @@ def _register_jax(dispatch) -> None:
         def product(K, th, gK, gth):
             return jax.jvp(means, (K, th), (gK, gth))[1]
 
-        return jax.numpy.vectorize(product, signature="(e),(n),(e),(n)->(e),(n)")
+        return spread(op.plan, jnp.vectorize(product, signature="(e),(n),(e),(n)->(e),(n)"))
 
 
 # Registered when PyTensor loads its JAX backend, so JAX stays optional.

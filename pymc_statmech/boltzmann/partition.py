@@ -207,6 +207,15 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
     return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign)
 
 
+def _sweep_inputs(p: _Params) -> tuple[TensorVariable, TensorVariable]:
+    """``(K, theta)`` for a sweep Op: a uniform coupling or field as one column, which the Op
+    spreads over every bond or site (an allocation in the graph costs seconds of Numba
+    compilation on a new machine)."""
+    K = p.K if p.K_uniform is None else p.K_uniform[..., None]
+    theta = p.theta if p.theta_uniform is None else p.theta_uniform[..., None]
+    return K, theta
+
+
 # -- enumeration -------------------------------------------------------------------------------
 def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
     n = s.n_spins
@@ -218,7 +227,7 @@ def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
             f"'transfer_matrix' (a side <= {TRANSFER_MATRIX_MAX_WIDTH}), 'kaufman' (periodic, "
             f"uniform J, h = 0); {_ALTERNATIVES}."
         )
-    return log_partition(enumeration_plan(s), p.K, p.theta)
+    return log_partition(enumeration_plan(s), *_sweep_inputs(p))
 
 
 # -- transfer matrix ---------------------------------------------------------------------------
@@ -286,7 +295,7 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
             f"method='transfer_matrix': {why}. Exact alternatives: 'kaufman' (periodic lattice, "
             f"uniform J, h = 0), 'enumerate' (<= {ENUMERATE_MAX_SPINS} spins); {_ALTERNATIVES}."
         )
-    return log_partition(transfer_plan(s, plan.transpose), p.K, p.theta)
+    return log_partition(transfer_plan(s, plan.transpose), *_sweep_inputs(p))
 
 
 # -- chains ------------------------------------------------------------------------------------
