@@ -872,6 +872,9 @@ class _SweepOp(Op):
                 "the Ising sweep takes K (..., E) and theta (..., n) with as many batch "
                 f"dimensions; got ndims {[x.ndim for x in inputs]}"
             )
+        cores = [self.plan.n_edges, self.plan.n_spins] * (len(inputs) // 2)
+        for x, core, name in zip(inputs, cores, _INPUT_NAMES, strict=False):
+            _check_core_length(x.type.shape[-1], core, name)
         return inputs
 
     @staticmethod
@@ -913,13 +916,26 @@ def _vectorize_sweep(op, node, *batched_inputs):
     return op.make_node(*(pt.shape_padleft(x, ndim - x.ndim) for x in batched_inputs))
 
 
+_INPUT_NAMES = ("couplings K = beta J", "fields theta = beta h", "direction gK", "direction gtheta")
+
+
+def _check_core_length(length, core: int, name: str) -> None:
+    if length is not None and length not in (1, core):
+        raise ValueError(
+            f"the Ising sweep got {length} {name} on the last axis; the structure has {core} "
+            "(or give 1, one value for all)"
+        )
+
+
 def _batched(function, plan: SweepPlan, *arrays):
     """``function(plan, *rows)`` on ``(K, theta, ...)`` pairs flattened to rows of their common
     batch shape (a uniform coupling or field, a last axis of 1, spread over every bond or
     site), with the results given that batch shape back."""
+    cores = [plan.n_edges, plan.n_spins] * (len(arrays) // 2)
+    for x, core, name in zip(arrays, cores, _INPUT_NAMES, strict=False):
+        _check_core_length(x.shape[-1], core, name)
     batch = np.broadcast_shapes(*(x.shape[:-1] for x in arrays))
     size = int(np.prod(batch))  # not -1: a graph may have no bonds
-    cores = [plan.n_edges, plan.n_spins] * (len(arrays) // 2)
     rows = [
         np.broadcast_to(x, (*batch, core)).reshape(size, core)
         for x, core in zip(arrays, cores, strict=True)

@@ -159,6 +159,8 @@ class _Params(NamedTuple):
     theta_uniform: TensorVariable | None  # (*batch,) when h is uniform
     h_zero: bool  # h is the constant 0
     K_sign: int | None  # +1 / -1 when beta J is a constant of one sign (0 if all zero)
+    sweep_K: TensorVariable  # (*batch, E or 1) for the sweep Ops, which check and spread it
+    sweep_theta: TensorVariable  # (*batch, n or 1)
 
 
 def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
@@ -199,20 +201,23 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
     hu = None if h_uni is None else _float(h_uni)
     K_uniform = None if Ju is None else b * Ju + zero
     theta_uniform = None if hu is None else b * hu + zero
-    K = (b * Jt + zero)[..., None] * pt.ones(E) if Jt.ndim == 0 else (b + zero)[..., None] * Jt
-    K = K + pt.zeros((E,))
-    th = (b * ht + zero)[..., None] * pt.ones(n) if ht.ndim == 0 else (b + zero)[..., None] * ht
-    th = th + pt.zeros((n,))
+    # the sweep Ops take a uniform value as one column and check lengths themselves: an
+    # Alloc, or the SpecifyShape that "+ zeros(E)" becomes, compiles seconds of Numba error
+    # messages on a new machine
+    sweep_K = (b * Jt + zero)[..., None] if Jt.ndim == 0 else (b + zero)[..., None] * Jt
+    sweep_th = (b * ht + zero)[..., None] if ht.ndim == 0 else (b + zero)[..., None] * ht
+    K = sweep_K + pt.zeros((E,))
+    th = sweep_th + pt.zeros((n,))
     h_zero = hv is not None and bool(np.all(hv == 0))
-    return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign)
+    return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign, sweep_K, sweep_th)
 
 
 def _sweep_inputs(p: _Params) -> tuple[TensorVariable, TensorVariable]:
     """``(K, theta)`` for a sweep Op: a uniform coupling or field as one column, which the Op
     spreads over every bond or site (an allocation in the graph costs seconds of Numba
     compilation on a new machine)."""
-    K = p.K if p.K_uniform is None else p.K_uniform[..., None]
-    theta = p.theta if p.theta_uniform is None else p.theta_uniform[..., None]
+    K = p.sweep_K if p.K_uniform is None else p.K_uniform[..., None]
+    theta = p.sweep_theta if p.theta_uniform is None else p.theta_uniform[..., None]
     return K, theta
 
 
