@@ -45,13 +45,14 @@ EAGER_MODE = Mode(linker=_PYTHON_LINKER, optimizer=None)
 
 
 @contextmanager
-def numpy_evaluation() -> Iterator[None]:
-    """Within the block, compile PyTensor functions (and ``.eval()``) with :data:`NUMPY_MODE`.
+def numpy_evaluation(mode: Mode = NUMPY_MODE) -> Iterator[None]:
+    """Within the block, compile PyTensor functions (and ``.eval()``) with ``mode``
+    (:data:`NUMPY_MODE` or :data:`EAGER_MODE`).
 
-    ``cxx`` is cleared as well: inner graphs (``Scan``) choose their own linker and would
-    otherwise compile C thunks.
+    ``cxx`` is cleared as well: inner graphs (``Scan``, ``OpFromGraph``) choose their own
+    linker and would otherwise compile C thunks.
     """
-    with pytensor.config.change_flags(mode=NUMPY_MODE, cxx=""):
+    with pytensor.config.change_flags(mode=mode, cxx=""):
         yield
 
 
@@ -64,7 +65,7 @@ def one_shot_function(inputs: Sequence, outputs, **kwargs) -> Function:
 def eager_function(inputs: Sequence, outputs, **kwargs) -> Function:
     """``pytensor.function`` for a small graph evaluated once or twice: :data:`EAGER_MODE`,
     inner graphs (``OpFromGraph``, ``Scan``) included, so nothing is compiled."""
-    with pytensor.config.change_flags(mode=EAGER_MODE, cxx=""):
+    with numpy_evaluation(EAGER_MODE):
         return pytensor.function(list(inputs), outputs, **kwargs)
 
 

@@ -618,14 +618,18 @@ def _linear_is_exact(K: np.ndarray, th: np.ndarray, w: int) -> bool:
     return bool(2.0 * ((w + 2) * sigma + 2.0 * tau) < _LINEAR_SAFE)
 
 
+def _message_bytes(plan: SweepPlan, itemsize: int = 8) -> int:
+    """Bytes of one sweep's forward messages (the backward ones of a full covariance as many)."""
+    return (plan.n_spins - plan.width + 1) * 2**plan.width * itemsize
+
+
 def _sweep_rows(plan: SweepPlan, K: np.ndarray, th: np.ndarray, rows: np.ndarray):
     """``(log Z_b (m,), <s_i s_j>_b (m, E), <s_i>_b (m, n))`` with the first row fixed to each
     of ``rows`` (``-1``: free), swept in chunks of as many rows as fit in :data:`_CHUNK_BYTES`
     of forward messages (one row at least)."""
     order, row0_bond, above, left, wrap, closing = plan.arrays()[:6]
     w, T = plan.width, plan.n_spins - plan.width
-    per_row = (T + 1) * 2**w * K.itemsize
-    chunk = int(max(1, min(len(rows), _CHUNK_BYTES // per_row)))
+    chunk = int(max(1, min(len(rows), _CHUNK_BYTES // _message_bytes(plan, K.itemsize))))
     msg = np.empty((chunk, T + 1, 2**w), dtype=K.dtype)
     E = np.empty((chunk, T, 16), dtype=K.dtype)
     log_z = np.empty(len(rows), dtype=K.dtype)
@@ -723,7 +727,7 @@ def evaluate(plan: SweepPlan, K: np.ndarray, th: np.ndarray):
     if K.shape[0] == 0:
         return log_z, mK[:, : plan.n_edges], mth
     # each thread holds at least one row's forward messages: threads only for small rows
-    small = (plan.n_spins + 1) * 2**plan.width * K.itemsize <= _CHUNK_BYTES
+    small = _message_bytes(plan, K.itemsize) <= _CHUNK_BYTES
     big = _work(plan, K.shape[0]) >= _PARALLEL_WORK
     workers = _WORKERS if big and (small or plan.kind == "enumerate") else 1
     row_workers = min(workers, K.shape[0])
@@ -781,7 +785,7 @@ def _full_covariance_fits(plan: SweepPlan, K: np.ndarray, th: np.ndarray) -> boo
         and plan.n_edges > 0
         and np.isrealobj(K)
         and _linear_is_exact(K, th, plan.width)
-        and 16 * (plan.n_spins - plan.width + 1) * 2**plan.width <= _COVARIANCE_BYTES
+        and 2 * _message_bytes(plan) <= _COVARIANCE_BYTES
     )
 
 

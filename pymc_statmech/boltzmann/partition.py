@@ -159,8 +159,8 @@ class _Params(NamedTuple):
     theta_uniform: TensorVariable | None  # (*batch,) when h is uniform
     h_zero: bool  # h is the constant 0
     K_sign: int | None  # +1 / -1 when beta J is a constant of one sign (0 if all zero)
-    sweep_K: TensorVariable  # (*batch, E or 1) for the sweep Ops, which check and spread it
-    sweep_theta: TensorVariable  # (*batch, n or 1)
+    sweep_K: TensorVariable  # (*batch, E), or (*batch, 1) when uniform: the Ops spread it
+    sweep_theta: TensorVariable  # (*batch, n) or (*batch, 1)
 
 
 def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
@@ -204,21 +204,12 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
     # the sweep Ops take a uniform value as one column and check lengths themselves: an
     # Alloc, or the SpecifyShape that "+ zeros(E)" becomes, compiles seconds of Numba error
     # messages on a new machine
-    sweep_K = (b * Jt + zero)[..., None] if Jt.ndim == 0 else (b + zero)[..., None] * Jt
-    sweep_th = (b * ht + zero)[..., None] if ht.ndim == 0 else (b + zero)[..., None] * ht
+    sweep_K = (b + zero)[..., None] * Jt if K_uniform is None else K_uniform[..., None]
+    sweep_th = (b + zero)[..., None] * ht if theta_uniform is None else theta_uniform[..., None]
     K = sweep_K + pt.zeros((E,))
     th = sweep_th + pt.zeros((n,))
     h_zero = hv is not None and bool(np.all(hv == 0))
     return _Params(K, th, K_uniform, theta_uniform, h_zero, K_sign, sweep_K, sweep_th)
-
-
-def _sweep_inputs(p: _Params) -> tuple[TensorVariable, TensorVariable]:
-    """``(K, theta)`` for a sweep Op: a uniform coupling or field as one column, which the Op
-    spreads over every bond or site (an allocation in the graph costs seconds of Numba
-    compilation on a new machine)."""
-    K = p.sweep_K if p.K_uniform is None else p.K_uniform[..., None]
-    theta = p.sweep_theta if p.theta_uniform is None else p.theta_uniform[..., None]
-    return K, theta
 
 
 # -- enumeration -------------------------------------------------------------------------------
@@ -232,7 +223,7 @@ def _enumerate(s: IsingStructure, p: _Params) -> TensorVariable:
             f"'transfer_matrix' (a side <= {TRANSFER_MATRIX_MAX_WIDTH}), 'kaufman' (periodic, "
             f"uniform J, h = 0); {_ALTERNATIVES}."
         )
-    return log_partition(enumeration_plan(s), *_sweep_inputs(p))
+    return log_partition(enumeration_plan(s), p.sweep_K, p.sweep_theta)
 
 
 # -- transfer matrix ---------------------------------------------------------------------------
@@ -300,7 +291,7 @@ def _transfer_matrix(s: IsingStructure, p: _Params, max_bytes: float) -> TensorV
             f"method='transfer_matrix': {why}. Exact alternatives: 'kaufman' (periodic lattice, "
             f"uniform J, h = 0), 'enumerate' (<= {ENUMERATE_MAX_SPINS} spins); {_ALTERNATIVES}."
         )
-    return log_partition(transfer_plan(s, plan.transpose), *_sweep_inputs(p))
+    return log_partition(transfer_plan(s, plan.transpose), p.sweep_K, p.sweep_theta)
 
 
 # -- chains ------------------------------------------------------------------------------------
