@@ -19,8 +19,8 @@ except PackageNotFoundError:  # pragma: no cover - imported from a source tree, 
 #: ``tests/test_api.py`` checks that the two agree).
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "pymc_statmech.expfam": (
-        "ConjugateResult", "ExponentialFamily", "Family", "NaturalBernoulli", "NaturalBeta",
-        "NaturalBinomial",
+        "ConjugateResult", "ExponentialFamily", "Family", "FamilyForm", "NaturalBernoulli",
+        "NaturalBeta", "NaturalBinomial",
         "NaturalCategorical", "NaturalDirichlet", "NaturalDistribution", "NaturalExponential",
         "NaturalGamma", "NaturalGeometric", "NaturalInverseGamma", "NaturalInverseGaussian",
         "NaturalLogNormal", "NaturalMultinomial", "NaturalMvNormal", "NaturalNegativeBinomial",
@@ -30,7 +30,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "dirichlet_multinomial", "entropy", "family_form", "fisher_information",
         "gamma_exponential", "gamma_normal", "gamma_poisson", "kl_divergence", "log_partition",
         "mean_parameters", "mvnormal_mvnormal", "natural_parameters",
-        "normal_inverse_gamma_regression", "normal_normal",
+        "normal_inverse_gamma_regression", "normal_normal", "register_family_form",
     ),
     "pymc_statmech.maxent": (
         "KNOWN_FORMS", "Circle", "Constraint", "Discrete", "ElicitedPrior", "HalfLine",
@@ -47,7 +47,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "pymc_statmech.boltzmann": (
         "Boltzmann", "Ising", "IsingStructure", "IsingTooLargeError", "binary_to_ising",
-        "binary_to_spins", "ising_log_partition", "ising_structure", "ising_to_binary",
+        "binary_to_spins", "ising_log_partition", "ising_structure", "ising_thermodynamics",
+        "ising_to_binary",
         "spins_to_binary", "step",
     ),
 }  # fmt: skip

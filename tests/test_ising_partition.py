@@ -29,6 +29,7 @@ from pymc_statmech.boltzmann import (
     ising_log_partition,
     ising_mean_field,
     ising_structure,
+    ising_thermodynamics,
     ising_to_binary,
     site_fields,
     spins_to_binary,
@@ -778,3 +779,63 @@ def test_uniform_couplings_enter_the_sweep_as_one_column():
             assert float(dJ) == pytest.approx(mean[: s.n_edges].sum(), rel=1e-12)
             assert float(dh) == pytest.approx(mean[s.n_edges :].sum(), rel=1e-12)
             assert float(dJdh) == pytest.approx(cov[: s.n_edges, s.n_edges :].sum(), rel=1e-10)
+
+
+# -- thermodynamics ----------------------------------------------------------------------------
+
+
+def test_thermodynamics_match_enumeration_with_a_field():
+    s = ising_structure(lattice=(3, 3), boundary="open")
+    J = np.linspace(-0.5, 1.0, s.n_edges)
+    h = np.linspace(0.3, -0.2, s.n_spins)
+    S = np.array(list(itertools.product([-1.0, 1.0], repeat=s.n_spins)))
+    E = -(S[:, s.edges[:, 0]] * S[:, s.edges[:, 1]]) @ J - S @ h
+    betas = np.array([0.0, 0.4, 1.7, -0.6])
+    ds = ising_thermodynamics(J, h, betas, lattice=s)
+    for k, beta in enumerate(betas):
+        log_z, _ = brute(s, J, h, beta)
+        p = np.exp(-beta * E - log_z)
+        u = p @ E
+        assert ds.log_partition[k] == pytest.approx(log_z, rel=1e-13)
+        assert ds.energy_per_spin[k] == pytest.approx(u / 9, abs=1e-12)
+        c = beta**2 * (p @ E**2 - u**2) / 9
+        assert ds.heat_capacity_per_spin[k] == pytest.approx(c, abs=1e-12)
+        assert ds.entropy_per_spin[k] == pytest.approx(-(p @ np.log(p)) / 9, abs=1e-12)
+        assert ds.magnetisation_per_spin[k] == pytest.approx(p @ S.mean(1), abs=1e-12)
+        if beta != 0:
+            assert ds.free_energy_per_spin[k] == pytest.approx(-log_z / (beta * 9), rel=1e-13)
+    assert ds.free_energy_per_spin[0] == -np.inf and ds.attrs["exact"]
+    assert ds.attrs["n_spins"] == 9 and ds.energy_per_spin.attrs["units"] == "energy"
+
+
+def test_thermodynamics_of_chains_and_of_kaufman_lattices():
+    # open chain of N spins: log Z = N log 2 + (N - 1) log cosh(beta J)
+    betas = np.array([0.1, 0.5, 2.0])
+    ds = ising_thermodynamics(1.3, beta=betas, lattice=(7,), boundary="open")
+    K = 1.3 * betas
+    np.testing.assert_allclose(ds.energy_per_spin, -1.3 * np.tanh(K) * 6 / 7, rtol=1e-13)
+    np.testing.assert_allclose(
+        ds.heat_capacity_per_spin, K**2 / np.cosh(K) ** 2 * 6 / 7, rtol=1e-12
+    )
+    np.testing.assert_array_equal(ds.magnetisation_per_spin, 0.0)
+    # Kaufman (h = 0, periodic) and the transfer matrix give the same thermodynamics
+    betas = np.array([0.3, BETA_C, 0.6])
+    kaufman = ising_thermodynamics(1.0, beta=betas, lattice=(6, 6), method="kaufman")
+    transfer = ising_thermodynamics(1.0, beta=betas, lattice=(6, 6), method="transfer_matrix")
+    for name in ("log_partition", "energy_per_spin", "heat_capacity_per_spin", "entropy_per_spin"):
+        np.testing.assert_allclose(kaufman[name], transfer[name], rtol=1e-11, atol=1e-12)
+
+
+def test_thermodynamics_refuse_symbolic_or_bad_input_and_label_approximations():
+    with pytest.raises(TypeError, match=r"ising_log_partition and pytensor\.grad"):
+        ising_thermodynamics(pt.scalar("J"), lattice=(3, 3))
+    with pytest.raises(ValueError, match="1-D array"):
+        ising_thermodynamics(1.0, beta=np.ones((2, 2)), lattice=(3, 3))
+    with pytest.raises(ValueError, match="must be finite"):
+        ising_thermodynamics(1.0, beta=np.inf, lattice=(3, 3))
+    with pytest.warns(UserWarning, match="not the Ising model's"):
+        ds = ising_thermodynamics(1.0, beta=0.2, lattice=(4, 4), method="mean_field")
+    assert not ds.attrs["exact"] and np.isnan(ds.heat_capacity_per_spin[0])
+    assert (
+        ds.log_partition[0] <= ising_thermodynamics(1.0, beta=0.2, lattice=(4, 4)).log_partition[0]
+    )

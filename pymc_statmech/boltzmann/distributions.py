@@ -36,7 +36,7 @@ from pymc_statmech.boltzmann.lattice import (
     ising_structure,
     site_fields,
 )
-from pymc_statmech.boltzmann.partition import ising_log_partition
+from pymc_statmech.boltzmann.partition import LOG_PARTITION_METHODS, ising_log_partition
 from pymc_statmech.boltzmann.pseudolikelihood import (
     neighbourhood_patterns,
     pattern_pseudo_log_likelihood,
@@ -48,16 +48,7 @@ from pymc_statmech.expfam.family import Family
 __all__ = ["Boltzmann", "Ising", "IsingRV", "ising_family"]
 
 #: Methods of ``psm.Ising``: the exact or approximate log-partition, or the pseudo-likelihood.
-ISING_METHODS = (
-    "auto",
-    "enumerate",
-    "transfer_matrix",
-    "kaufman",
-    "chain",
-    "mean_field",
-    "bethe",
-    "pseudo_likelihood",
-)
+ISING_METHODS = (*LOG_PARTITION_METHODS, "pseudo_likelihood")
 
 
 def _flat_spins(structure: IsingStructure, value):

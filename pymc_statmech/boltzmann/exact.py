@@ -3,8 +3,9 @@ r"""Exact draws from Ising models: enumeration and forward-filtering backward-sa
 Both draw independent configurations from :math:`p(s) = e^{-\beta E(s)}/Z` exactly (no Markov
 chain): enumeration over all :math:`2^n` states for small graphs, and forward-filtering
 backward-sampling (FFBS) through the row transfer matrix of a lattice whose shorter side is at
-most 12 (a chain is a lattice of rows of one spin). The forward pass is done once per parameter
-set; each further draw costs :math:`O(L\,2^w)`.
+most ``TRACE_MAX_WIDTH`` = 12 (a chain is a lattice of rows of one spin), within the memory
+budget ``TRANSFER_MATRIX_MAX_BYTES`` of the log-partition. The forward pass is done once per
+parameter set; each further draw costs :math:`O(L\,2^w)`.
 
 References
 ----------
@@ -22,20 +23,14 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pymc_statmech.boltzmann.lattice import IsingStructure
-from pymc_statmech.boltzmann.partition import ENUMERATE_MAX_SPINS
+from pymc_statmech.boltzmann.partition import (
+    ENUMERATE_MAX_SPINS,
+    TRACE_MAX_WIDTH,
+    TRANSFER_MATRIX_MAX_BYTES,
+)
 
-__all__ = [
-    "TRANSFER_MAX_BYTES",
-    "TRANSFER_MAX_WIDTH",
-    "exact_sampler",
-    "exact_sampler_fits",
-    "spin_table",
-]
+__all__ = ["exact_sampler", "exact_sampler_fits", "spin_table"]
 
-#: Largest row width of the transfer-matrix sampler.
-TRANSFER_MAX_WIDTH = 12
-#: Memory the periodic-stacking sampler may hold (one 4^w matrix per row), in bytes.
-TRANSFER_MAX_BYTES = 2 * 2**30
 _CHUNK = 2**16
 
 
@@ -53,16 +48,17 @@ def exact_sampler_fits(structure: IsingStructure) -> str:
     if structure.shape is None:
         return f"a graph of {structure.n_spins} spins (enumeration stops at {ENUMERATE_MAX_SPINS})"
     rows, width, *_, periodic = _row_geometry(structure)
-    if width > TRANSFER_MAX_WIDTH:
+    # the sampler holds 2^w x 2^w matrices, as the periodic trace of the log-partition does
+    if width > TRACE_MAX_WIDTH:
         return (
             f"the lattice's shorter side is {width} (the transfer-matrix sampler stops at "
-            f"{TRANSFER_MAX_WIDTH})"
+            f"{TRACE_MAX_WIDTH})"
         )
     need = 8.0 * rows * 4.0**width
-    if periodic and need > TRANSFER_MAX_BYTES:
+    if periodic and need > TRANSFER_MATRIX_MAX_BYTES:
         return (
             f"exact draws of a lattice periodic along its longer side need "
-            f"{need / 2**30:.1f} GiB (limit {TRANSFER_MAX_BYTES / 2**30:.0f} GiB)"
+            f"{need / 2**30:.1f} GiB (limit {TRANSFER_MATRIX_MAX_BYTES / 2**30:.0f} GiB)"
         )
     return ""
 

@@ -91,6 +91,7 @@ from pymc_statmech.boltzmann.logz import enumeration_plan, log_partition, transf
 
 __all__ = [
     "ENUMERATE_MAX_SPINS",
+    "LOG_PARTITION_METHODS",
     "TRACE_MAX_WIDTH",
     "TRANSFER_MATRIX_MAX_BYTES",
     "TRANSFER_MATRIX_MAX_WIDTH",
@@ -110,7 +111,16 @@ TRACE_MAX_WIDTH = 12
 # Default peak memory the transfer matrix may plan for (value and gradient).
 TRANSFER_MATRIX_MAX_BYTES = 2**30
 _TINY = np.float64(1e-300)
-_METHODS = ("auto", "enumerate", "transfer_matrix", "kaufman", "chain", "mean_field", "bethe")
+#: Methods of :func:`ising_log_partition`: the exact ones, then the two labelled approximations.
+LOG_PARTITION_METHODS = (
+    "auto",
+    "enumerate",
+    "transfer_matrix",
+    "kaufman",
+    "chain",
+    "mean_field",
+    "bethe",
+)
 _ALTERNATIVES = (
     "approximations: method='mean_field' (a lower bound on log Z) or method='bethe' (loopy "
     "belief propagation, exact on trees); for observed configurations, the pseudo-likelihood "
@@ -633,8 +643,8 @@ def ising_log_partition(
     >>> round(float(lz.eval()) / 16, 6)
     0.97012
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
+    if method not in LOG_PARTITION_METHODS:
+        raise ValueError(f"method must be one of {LOG_PARTITION_METHODS}, got {method!r}.")
     s = ising_structure(lattice, graph, boundary, n_spins)
     p = _prepare(s, J, h, beta)
     if method == "auto":

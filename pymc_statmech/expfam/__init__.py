@@ -1,8 +1,9 @@
 """Exponential families in natural parameters: specs, PyMC distributions, derived quantities."""
 
 from pymc_statmech.expfam import builtins as _builtins  # noqa: F401  (registers PyMC built-ins)
-from pymc_statmech.expfam import conjugate
+from pymc_statmech.expfam import conjugate, distributions
 from pymc_statmech.expfam.api import (
+    FamilyForm,
     cross_entropy,
     entropy,
     family_form,
@@ -11,6 +12,7 @@ from pymc_statmech.expfam.api import (
     log_partition,
     mean_parameters,
     natural_parameters,
+    register_family_form,
 )
 from pymc_statmech.expfam.conjugate import (
     ConjugateResult,
@@ -28,52 +30,15 @@ from pymc_statmech.expfam.conjugate import (
     normal_normal,
 )
 from pymc_statmech.expfam.custom import ExponentialFamily
-from pymc_statmech.expfam.distributions import (
-    NaturalBernoulli,
-    NaturalBeta,
-    NaturalBinomial,
-    NaturalCategorical,
-    NaturalDirichlet,
-    NaturalDistribution,
-    NaturalExponential,
-    NaturalGamma,
-    NaturalGeometric,
-    NaturalInverseGamma,
-    NaturalInverseGaussian,
-    NaturalLogNormal,
-    NaturalMultinomial,
-    NaturalMvNormal,
-    NaturalNegativeBinomial,
-    NaturalNormal,
-    NaturalPoisson,
-    NaturalVonMises,
-    NaturalWishart,
-)
+from pymc_statmech.expfam.distributions import *  # noqa: F403  (exported as distributions.__all__)
 from pymc_statmech.expfam.family import Family, NumericalLimitError, ParameterDomainError
 
 __all__ = [
+    *distributions.__all__,
     "ConjugateResult",
     "ExponentialFamily",
     "Family",
-    "NaturalBernoulli",
-    "NaturalBeta",
-    "NaturalBinomial",
-    "NaturalCategorical",
-    "NaturalDirichlet",
-    "NaturalDistribution",
-    "NaturalExponential",
-    "NaturalGamma",
-    "NaturalGeometric",
-    "NaturalInverseGamma",
-    "NaturalInverseGaussian",
-    "NaturalLogNormal",
-    "NaturalMultinomial",
-    "NaturalMvNormal",
-    "NaturalNegativeBinomial",
-    "NaturalNormal",
-    "NaturalPoisson",
-    "NaturalVonMises",
-    "NaturalWishart",
+    "FamilyForm",
     "NumericalLimitError",
     "ParameterDomainError",
     "RegressionResult",
@@ -97,4 +62,5 @@ __all__ = [
     "natural_parameters",
     "normal_inverse_gamma_regression",
     "normal_normal",
+    "register_family_form",
 ]

@@ -57,8 +57,8 @@ class FamilyForm(NamedTuple):
 def _family_form(op: Op, rv: TensorVariable, *params) -> FamilyForm:
     raise NotImplementedError(
         f"{type(op).__name__} has no registered exponential-family form. Use a Natural* "
-        "distribution, or register one with "
-        "pymc_statmech.expfam.api._family_form.register(<op type>)."
+        "distribution, or register its form with "
+        "@pymc_statmech.register_family_form(<op type>) returning a pymc_statmech.FamilyForm."
     )
 
 
