@@ -310,15 +310,35 @@ class _IsingStep(BlockedStep):
     def _field_args(self, point):
         return [point[n] for n in self._field_inputs]
 
-    def _finish(self, point, spins, stats):
+    def step(self, point):
+        spins = self._current(point)
+        self._set_parameters(point)
+        spins, stats = self._move(spins)
         new = dict(point)
         new[self._name] = spins.reshape(self.shape)
         stats["ising_energy"] = float(self.kernel.energy(spins).sum())
         stats["magnetization"] = float(spins.sum(dtype=np.int64)) / spins.size
         return new, [stats]
 
+    def _move(self, spins: np.ndarray) -> tuple[np.ndarray, dict]:
+        """The step's kernel moves on the current spins: ``(new spins, statistics)``."""
+        raise NotImplementedError
 
-class IsingGibbs(_IsingStep):
+    @staticmethod
+    def competence(var, has_grad=None):
+        """COMPATIBLE for Ising variables (chosen explicitly), INCOMPATIBLE otherwise."""
+        return Competence.COMPATIBLE if is_ising_variable(var) else Competence.INCOMPATIBLE
+
+
+class _SweepStep(_IsingStep):
+    """A step of ``sweeps`` whole sweeps of its kernel per draw."""
+
+    def __init__(self, vars=None, *, sweeps: int = 1, **kwargs):
+        self.sweeps = _positive_int(sweeps, "sweeps", type(self).__name__)
+        super().__init__(vars, **kwargs)
+
+
+class IsingGibbs(_SweepStep):
     r"""Heat-bath (Gibbs) sweeps for Ising spins in ``pm.sample``.
 
     Each site is drawn from its full conditional,
@@ -362,15 +382,8 @@ class IsingGibbs(_IsingStep):
 
     name = "ising_gibbs"
 
-    def __init__(self, vars=None, *, sweeps: int = 1, **kwargs):
-        self.sweeps = _positive_int(sweeps, "sweeps", type(self).__name__)
-        super().__init__(vars, **kwargs)
-
-    def step(self, point):
-        spins = self._current(point)
-        self._set_parameters(point)
-        spins = self.kernel.sweep(spins, self.sweeps, self.rng)
-        return self._finish(point, spins, {})
+    def _move(self, spins):
+        return self.kernel.sweep(spins, self.sweeps, self.rng), {}
 
     @staticmethod
     def competence(var, has_grad=None):
@@ -378,7 +391,7 @@ class IsingGibbs(_IsingStep):
         return Competence.IDEAL if is_ising_variable(var) else Competence.INCOMPATIBLE
 
 
-class SwendsenWang(_IsingStep):
+class SwendsenWang(_SweepStep):
     r"""Swendsen-Wang cluster sweeps for ferromagnetic Ising spins in ``pm.sample``.
 
     Satisfied bonds are activated with probability :math:`1 - e^{-2\beta J_e}`, the clusters
@@ -416,21 +429,9 @@ class SwendsenWang(_IsingStep):
         "largest_cluster": (np.float64, []),
     }
 
-    def __init__(self, vars=None, *, sweeps: int = 1, **kwargs):
-        self.sweeps = _positive_int(sweeps, "sweeps", type(self).__name__)
-        super().__init__(vars, **kwargs)
-
-    def step(self, point):
-        spins = self._current(point)
-        self._set_parameters(point)
+    def _move(self, spins):
         spins, st = self.kernel.sweep(spins, self.sweeps, self.rng)
-        stats = {k: float(np.mean(v)) for k, v in st.items()}
-        return self._finish(point, spins, stats)
-
-    @staticmethod
-    def competence(var, has_grad=None):
-        """COMPATIBLE for Ising variables (chosen explicitly), INCOMPATIBLE otherwise."""
-        return Competence.COMPATIBLE if is_ising_variable(var) else Competence.INCOMPATIBLE
+        return spins, {k: float(np.mean(v)) for k, v in st.items()}
 
 
 class Wolff(_IsingStep):
@@ -487,9 +488,7 @@ class Wolff(_IsingStep):
             self.clusters, self.size_sum, self.size_count = 1, 0.0, 0
             self.tune = True
 
-    def step(self, point):
-        spins = self._current(point)
-        self._set_parameters(point)
+    def _move(self, spins):
         n_clusters = self.clusters
         spins, st = self.kernel.sweep(spins, n_clusters, self.rng)
         size = float(np.mean(st["cluster_size"]))
@@ -504,12 +503,7 @@ class Wolff(_IsingStep):
             "cluster_size": size,
             "rejected": float(np.mean(st["rejected"])),
         }
-        return self._finish(point, spins, stats)
-
-    @staticmethod
-    def competence(var, has_grad=None):
-        """COMPATIBLE for Ising variables (chosen explicitly), INCOMPATIBLE otherwise."""
-        return Competence.COMPATIBLE if is_ising_variable(var) else Competence.INCOMPATIBLE
+        return spins, stats
 
 
 def _positive_int(x: Any, name: str, cls: str) -> int:

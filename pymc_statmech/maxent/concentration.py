@@ -104,7 +104,16 @@ from pymc_statmech.maxent.domains import (
     Interval,
     RealLine,
 )
-from pymc_statmech.maxent.problem import maxent_solve, widen_constants
+from pymc_statmech.maxent.problem import (
+    EDGE_MASS_TOL,
+    NESTED_TOL,
+    TAIL_TOL,
+    edge_mass,
+    maxent_solve,
+    nested_gap,
+    tail_bound,
+    widen_constants,
+)
 
 __all__ = ["domain_of", "gibbs_conditional", "rate_function", "tail_probability"]
 
@@ -114,10 +123,6 @@ _EPS = np.finfo("float64").eps
 _MEAN_SNAP = 64.0
 # Draws used only to place the first measure when computing E_q[T] on an infinite support.
 _GUESS_DRAWS = 4096
-# Per-target acceptance of a batched solve on a quadrature grid (mirrors maxent.problem).
-_NESTED_TOL = 1e-5
-_EDGE_MASS_TOL = 1e-12
-_TAIL_TOL = 1e-15
 # Lattice detection: largest denominator of a ratio of two atoms' spacings, and agreement.
 _LATTICE_DENOMINATOR = 1000
 _LATTICE_TOL = 1e-9
@@ -548,28 +553,17 @@ def _unresolved(problem: _Problem, solution, targets: np.ndarray) -> np.ndarray:
     t = problem.evaluate(nodes)
     t = np.where(np.isfinite(t), t, 0.0)
     if isinstance(domain, Integers):
-        order = np.argsort(nodes)
-        tail = log_p[:, order[-16:]]
-        steps = np.diff(tail, axis=1)
-        ratio = np.exp(np.minimum(steps[:, -1], 0.0))
-        bound = np.exp(tail[:, -1]) * ratio / np.maximum(1 - ratio, _EPS)
-        concave = np.all(np.diff(steps, axis=1) <= 1e-12, axis=1) & (steps[:, -1] < 0)
-        return bad | ~concave | ~(bound <= _TAIL_TOL) | ~np.all(np.isfinite(steps), axis=1)
+        return bad | ~(tail_bound(log_p[:, np.argsort(nodes)]) <= TAIL_TOL)
     with np.errstate(invalid="ignore", over="ignore"):
         p = np.exp(log_p + grid.log_weights)
         pc = np.exp(log_p + grid.coarse_log_weights)
         pc = pc / pc.sum(axis=1, keepdims=True)
-        m_full, m_coarse = p @ t, pc @ t
+        gap = nested_gap(t[None, :], p, pc)[:, 0]
+        m_full = p @ t
         sd = np.sqrt(np.maximum(p @ t**2 - m_full**2, 0.0))
-        gap = np.abs(m_full - m_coarse) / np.where(sd > 0, sd, 1.0)
         miss = np.abs(m_full - targets) / np.where(sd > 0, sd, 1.0)
-    edge = np.zeros(len(targets))
-    order = np.argsort(nodes)
-    if not np.isfinite(domain.lower) and not isinstance(domain, Circle):
-        edge += p[:, order[:2]].sum(axis=1)
-    if not np.isfinite(domain.upper) and not isinstance(domain, Circle):
-        edge += p[:, order[-2:]].sum(axis=1)
-    return bad | ~(gap <= _NESTED_TOL) | ~(miss <= 1e-8) | ~(edge <= _EDGE_MASS_TOL)
+    edge = edge_mass(nodes, domain, p)
+    return bad | ~(gap <= NESTED_TOL) | ~(miss <= 1e-8) | ~(edge <= EDGE_MASS_TOL)
 
 
 def _checked_solve(problem: _Problem, targets: Sequence[float]):
@@ -709,12 +703,8 @@ def rate_function(base: Any, statistic: Callable | None = None, a: Any = None) -
 
     References
     ----------
-    .. [1] Cramér, H. (1938). Sur un nouveau théorème-limite de la théorie des probabilités.
-       Actualités Scientifiques et Industrielles 736, 5-23.
-    .. [2] Sanov, I. N. (1957). On the probability of large deviations of random variables.
-       Mat. Sbornik 42(84), 11-44.
-    .. [3] Dembo, A. and Zeitouni, O. (1998). Large Deviations Techniques and Applications,
-       2nd ed., Theorems 2.2.3 and 2.1.10.
+    Cramér (1938) and Sanov (1957), cited in the module docstring; Dembo, A. and Zeitouni, O.
+    (1998). Large Deviations Techniques and Applications, 2nd ed., Theorems 2.2.3 and 2.1.10.
 
     Examples
     --------

@@ -46,14 +46,15 @@ _REFINE_QUANTILES = np.array([1e-3, 0.05, 0.5, 0.95, 0.999])
 _REFINE_ROUNDS = 6
 # Refinement stops when the multipliers move less than this (relative to their scale).
 _REFINE_TOL = 1e-11
-# Largest accepted disagreement of the moments under the rule and its nested half rule,
-# in standard deviations of the statistic (1e-9 on the hardest tested problem; the full
-# rule is far more accurate than the half rule).
-_NESTED_TOL = 1e-7
-# Mass allowed at the outermost nodes of a truncated measure.
-_EDGE_MASS_TOL = 1e-12
-# Proven tail bound required of a truncated integer support.
-_TAIL_TOL = 1e-17
+# Acceptance of a solution on a quadrature or truncated measure (here and in concentration.py):
+#: largest disagreement of the moments under the rule and its nested half rule, in standard
+#: deviations of the statistic (1e-9 on the hardest tested problem; the full rule is far more
+#: accurate than the half rule);
+NESTED_TOL = 1e-7
+#: mass allowed at the outermost nodes of a truncated measure;
+EDGE_MASS_TOL = 1e-12
+#: proven tail bound required of a truncated integer support.
+TAIL_TOL = 1e-17
 _MAX_CUTOFF = 2**22
 # Draws of random targets used to place the measure for symbolic problems.
 _TYPICAL_DRAWS = 32
@@ -331,9 +332,13 @@ def _fail(problem: MaxEntProblem, target, reason: str):
     raise InfeasibleConstraintsError(f"maxent on {problem.domain!r} with {listed}: {reason}")
 
 
-def _weights(T, logw, lam):
+def _log_weights(T, logw, lam) -> np.ndarray:
     s = lam @ T + logw
-    return np.exp(s - logsumexp(s))
+    return s - logsumexp(s)
+
+
+def _weights(T, logw, lam):
+    return np.exp(_log_weights(T, logw, lam))
 
 
 def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
@@ -372,7 +377,7 @@ def _adapted_grid(problem, evaluate, free, target, breakpoints, strict):
         if not np.all(np.isfinite(lam)):
             break
         p = _weights(T, logw, lam)
-        interior = isinstance(domain, Circle) or _edge_mass(grid, domain, p) <= _EDGE_MASS_TOL
+        interior = edge_mass(grid.nodes, domain, p) <= EDGE_MASS_TOL
         solved = status <= 1 and interior
         if not interior:
             # The mass sits at the far ends of the domain: not normalisable.
@@ -434,12 +439,8 @@ def _check_nested(problem, grid, T, logq, target, lam, strict):
         return
     p = _weights(T, grid.log_weights + logq, lam)
     pc = _weights(T, grid.coarse_log_weights + logq, lam)
-    # Nodes without mass are left out: their statistics may overflow when squared.
-    live = (p > 0) | (pc > 0)
-    Tl, p, pc = T[:, live], p[live], pc[live]
-    sd = np.sqrt(p @ ((Tl - (Tl @ p)[:, None]) ** 2).T)
-    gap = np.abs(Tl @ pc - Tl @ p) / np.where(sd > 0, sd, 1.0)
-    if strict and not np.all(gap <= _NESTED_TOL):
+    gap = nested_gap(T, p, pc)
+    if strict and not np.all(gap <= NESTED_TOL):
         _fail(
             problem,
             target,
@@ -448,15 +449,30 @@ def _check_nested(problem, grid, T, logq, target, lam, strict):
         )
 
 
-def _edge_mass(grid: Grid, domain: Domain, p: np.ndarray) -> float:
-    # Mass on the two outermost nodes at each infinite end of the domain.
-    order = np.argsort(grid.nodes)
-    total = 0.0
+def nested_gap(T: np.ndarray, p: np.ndarray, p_coarse: np.ndarray) -> np.ndarray:
+    """``|E_coarse T - E T| / sd(T)``: how far the nested half rule's moments are from the
+    rule's, in standard deviations. ``T`` is ``(k, nodes)``, the normalised weights ``p`` and
+    ``p_coarse`` are ``(..., nodes)``; the result is ``(..., k)``."""
+    # Nodes without mass are left out: their statistics may overflow when squared.
+    T = np.where(((p > 0) | (p_coarse > 0))[..., None, :], T, 0.0)
+    mean = np.einsum("...kn,...n->...k", T, p)
+    sd = np.sqrt(np.einsum("...kn,...n->...k", (T - mean[..., None]) ** 2, p))
+    gap = np.abs(np.einsum("...kn,...n->...k", T, p_coarse) - mean)
+    return gap / np.where(sd > 0, sd, 1.0)
+
+
+def edge_mass(nodes: np.ndarray, domain: Domain, p: np.ndarray) -> np.ndarray:
+    """Mass of the weights ``p`` (``(..., nodes)``) on the two outermost nodes at each infinite
+    end of the domain (none on a circle)."""
+    order = np.argsort(nodes)
+    total = np.zeros(p.shape[:-1])
+    if isinstance(domain, Circle):
+        return total
     if not np.isfinite(domain.lower):
-        total += p[order[:2]].sum()
+        total = total + p[..., order[:2]].sum(axis=-1)
     if not np.isfinite(domain.upper):
-        total += p[order[-2:]].sum()
-    return float(total)
+        total = total + p[..., order[-2:]].sum(axis=-1)
+    return total
 
 
 def _quantiles(nodes, p, qs):
@@ -551,7 +567,7 @@ def _integer_grid(problem, evaluate, free, target, strict):
         if len(problem) and not _feasible(problem, T, logw, target, strict):
             return None, None
         lam, status = _solve_on(grid.log_weights, T, logq, target, lam)
-        if status <= 1 and _tail_bound(T, logw, lam) <= _TAIL_TOL:
+        if status <= 1 and tail_bound(_log_weights(T, logw, lam)) <= TAIL_TOL:
             return grid, lam
         cutoff *= 2
     if not strict:
@@ -565,15 +581,20 @@ def _integer_grid(problem, evaluate, free, target, strict):
     )
 
 
-def _tail_bound(T, logw, lam) -> float:
-    """Proven bound on the mass beyond the last term (log-concave tail)."""
-    s = lam @ T + logw
-    s = s - logsumexp(s)
-    steps = np.diff(s[-16:])
-    if not (np.all(np.isfinite(steps)) and steps[-1] < 0 and np.all(np.diff(steps) <= 1e-12)):
-        return np.inf
-    r = np.exp(steps[-1])
-    return float(np.exp(s[-1]) * r / (1 - r))
+def tail_bound(log_p: np.ndarray) -> np.ndarray:
+    """Proven bound on the mass beyond the last of the terms whose normalised log-probabilities
+    are ``log_p`` (``(..., terms)``, in order): the geometric bound of the last 16 terms' ratio
+    where they are log-concave and decreasing, else ``inf``."""
+    tail = log_p[..., -16:]
+    steps = np.diff(tail, axis=-1)
+    provable = (
+        np.all(np.isfinite(steps), axis=-1)
+        & (steps[..., -1] < 0)
+        & np.all(np.diff(steps, axis=-1) <= 1e-12, axis=-1)
+    )
+    r = np.exp(np.minimum(np.nan_to_num(steps[..., -1]), 0.0))
+    with np.errstate(divide="ignore"):
+        return np.where(provable, np.exp(tail[..., -1]) * r / (1 - r), np.inf)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,12 +664,10 @@ class MaxEntSolution:
                     _fail(problem, target[idx], "the dual did not converge.")
                 # A batch shares the measure of its median member: check it serves each one.
                 p = _weights(T, logw, lam[idx])
-                if _edge_mass(grid, problem.domain, p) > _EDGE_MASS_TOL and not isinstance(
-                    problem.domain, Circle
-                ):
+                if edge_mass(grid.nodes, problem.domain, p) > EDGE_MASS_TOL:
                     _fail(problem, target[idx], "the measure misses this member's mass.")
                 if isinstance(problem.domain, Integers) and not grid.exact:
-                    if _tail_bound(T, logw, lam[idx]) > _TAIL_TOL:
+                    if tail_bound(_log_weights(T, logw, lam[idx])) > TAIL_TOL:
                         _fail(problem, target[idx], "the truncation is too short for it.")
                 _check_nested(problem, grid, T, logq, target[idx], lam[idx], strict=True)
             self.multipliers = lam
