@@ -506,7 +506,7 @@ def test_bridge_averages_its_proposal_over_the_labellings(labellings):
 def test_ordered_components_are_not_a_symmetry():
     """An ordered transform leaves the support under relabelling: no symmetrised proposal."""
     from pymc_statmech.evidence.estimators import _find_relabelling
-    from pymc_statmech.evidence.terms import ModelTerms
+    from pymc_statmech.model_terms import ModelTerms
 
     ordered, _ = exchangeable_mixture_model(ordered=True)
     with pm.Model() as regression:  # a coefficient vector is tied to its columns
@@ -1043,7 +1043,7 @@ def test_pac_bayes_bound_refuses_what_it_cannot_bound():
 def test_model_terms_are_built_once_per_model_structure():
     """Every estimator on one model shares its compiled terms; new data of another length, or a
     new variable, builds them again."""
-    from pymc_statmech.evidence.terms import model_terms
+    from pymc_statmech.model_terms import model_terms
 
     with pm.Model(coords={"obs": range(3)}) as model:
         x = pm.Data("x", np.zeros(3), dims="obs")

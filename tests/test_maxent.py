@@ -8,7 +8,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 import pymc_statmech as psm
 from pymc_statmech.maxent.solve import MaxEntDual, NonConvergenceWarning, solve_dual
@@ -516,3 +516,69 @@ def test_constant_targets_use_the_solved_multipliers_without_a_solve_in_the_grap
         psm.MaxEnt("x", domain, [psm.mean(m), psm.moment(2, 0.3)])
     graph = random_targets.compile_logp().f.maker.fgraph
     assert MaxEntDual in {type(node.op) for node in graph.apply_nodes}
+
+
+# -- a MaxEnt variable is a Family: entropy, mean parameters, Fisher information, KL -----------
+
+
+def _quad(f, a, b):
+    value, error = integrate.quad(f, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)
+    assert error < 1e-12
+    return value
+
+
+def test_family_quantities_of_a_maxent_variable_agree_with_its_solution():
+    domain, constraints = psm.Interval(-1, 1), [psm.mean(0.2), psm.moment(2, 0.3)]
+    rv = psm.MaxEnt.dist(domain, constraints)
+    solution = psm.maxent_solve(domain, constraints)
+
+    def density(x):
+        return float(np.exp(solution.logpdf(np.array([x]))[0]))
+
+    entropy = -_quad(lambda x: density(x) * np.log(density(x)), -1, 1)
+    assert float(psm.entropy(rv).eval()) == pytest.approx(entropy, abs=1e-12)
+    assert float(psm.entropy(rv).eval()) == pytest.approx(solution.entropy, abs=1e-13)
+    np.testing.assert_allclose(psm.mean_parameters(rv).eval(), [0.2, 0.3], atol=1e-12)
+    # Fisher information in the multipliers = covariance of (x, x^2) under the solution
+    m3, m4 = (_quad(lambda x, k=k: x**k * density(x), -1, 1) for k in (3, 4))
+    covariance = [[0.3 - 0.2**2, m3 - 0.2 * 0.3], [m3 - 0.2 * 0.3, m4 - 0.3**2]]
+    np.testing.assert_allclose(psm.fisher_information(rv).eval(), covariance, atol=1e-12)
+
+
+def test_kl_divergence_from_a_maxent_variable_to_any_distribution():
+    domain = psm.Interval(-1, 1)
+    p_constraints = [psm.mean(0.2), psm.moment(2, 0.3)]
+    q_constraints = [psm.mean(-0.1), psm.moment(2, 0.4)]
+    p, q = psm.MaxEnt.dist(domain, p_constraints), psm.MaxEnt.dist(domain, q_constraints)
+    sp, sq = psm.maxent_solve(domain, p_constraints), psm.maxent_solve(domain, q_constraints)
+
+    def kl_integrand(x, log_q):
+        log_p = float(sp.logpdf(np.array([x]))[0])
+        return np.exp(log_p) * (log_p - log_q(x))
+
+    between = _quad(lambda x: kl_integrand(x, lambda y: float(sq.logpdf(np.array([y]))[0])), -1, 1)
+    assert float(psm.kl_divergence(p, q).eval()) == pytest.approx(between, abs=1e-12)
+    assert float(psm.kl_divergence(p, p).eval()) == pytest.approx(0.0, abs=1e-13)
+    cross = float(psm.cross_entropy(p, q).eval())
+    assert cross == pytest.approx(sp.entropy + between, abs=1e-12)
+    # against a normal: log q is quadratic, so KL = -H(p) - E_p log q from the two moments
+    normal = -0.5 * np.log(2 * np.pi * 0.25) - (0.3 - 2 * 0.1 * 0.2 + 0.01) / (2 * 0.25)
+    kl_normal = psm.kl_divergence(p, pm.Normal.dist([0.1, 0.1], 0.5)).eval()
+    np.testing.assert_allclose(kl_normal, -sp.entropy - normal, atol=1e-13)
+    # a discrete MaxEnt against PyMC laws without an exponential-family form
+    die_constraints = [psm.mean(4.5)]
+    die = psm.MaxEnt.dist(psm.Discrete(range(1, 7)), die_constraints)
+    log_p = psm.maxent_solve(psm.Discrete(range(1, 7)), die_constraints).logpdf(np.arange(1, 7))
+    uniform = float(psm.kl_divergence(die, pm.DiscreteUniform.dist(1, 6)).eval())
+    assert uniform == pytest.approx(np.log(6) + np.exp(log_p) @ log_p, abs=1e-14)
+    poisson = float(psm.kl_divergence(die, pm.Poisson.dist(3.0)).eval())
+    exact = np.exp(log_p) @ (log_p - stats.poisson(3.0).logpmf(np.arange(1, 7)))
+    assert poisson == pytest.approx(exact, abs=1e-14)
+
+
+def test_kl_divergence_with_a_maxent_variable_refuses_what_is_not_defined():
+    die = psm.MaxEnt.dist(psm.Discrete(range(1, 7)), [psm.mean(4.5)])
+    with pytest.raises(ValueError, match="base measures differ"):
+        psm.kl_divergence(die, pm.Normal.dist())
+    with pytest.raises(NotImplementedError, match="With a MaxEnt distribution as p"):
+        psm.kl_divergence(pm.Normal.dist(), die)

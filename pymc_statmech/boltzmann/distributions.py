@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from typing import Any
 
 import numpy as np
 import pytensor
@@ -44,6 +43,7 @@ from pymc_statmech.boltzmann.pseudolikelihood import (
 from pymc_statmech.expfam.api import FamilyForm, register_family_form
 from pymc_statmech.expfam.families import categorical
 from pymc_statmech.expfam.family import Family
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = ["Boltzmann", "Ising", "IsingRV", "ising_family"]
 
@@ -215,12 +215,6 @@ def _mcmc_draws(structure, J, h, beta, n_draws, rng, why):
     return markov_chain_draws(structure, J, h, beta, n_draws, rng)
 
 
-def _as_float(x) -> Any:
-    if isinstance(x, pt.TensorVariable):
-        return pt.cast(x, "float64")
-    return pt.as_tensor_variable(np.asarray(x, dtype=np.float64))
-
-
 def _symbolic_graph(x) -> bool:
     """Whether ``x`` depends on an input other than constants (a model variable, a shared
     variable), so that it cannot be evaluated now."""
@@ -327,9 +321,9 @@ class Ising(Discrete):
             raise ValueError(f"method must be one of {ISING_METHODS}, got {method!r}.")
         structure = ising_structure(lattice, graph, boundary, n_spins)
         J, h, beta = (_finite_parameter(x, n) for x, n in ((J, "J"), (h, "h"), (beta, "beta")))
-        couplings = _as_float(edge_couplings(structure, J))
-        fields = _as_float(site_fields(structure, h))
-        beta = _as_float(beta)
+        couplings = as_float_tensor(edge_couplings(structure, J))
+        fields = as_float_tensor(site_fields(structure, h))
+        beta = as_float_tensor(beta)
         if method != "pseudo_likelihood":
             # build log Z once now, so that a system too large for the method fails here
             ising_log_partition(couplings, fields, beta, lattice=structure, method=method)
@@ -505,7 +499,7 @@ class Boltzmann(Discrete):
             raise ValueError(
                 "states must be distinct rows (a repeated state would be counted twice)."
             )
-        energies = _as_float(energy(pt.as_tensor_variable(states)))
+        energies = as_float_tensor(energy(pt.as_tensor_variable(states)))
         if not _symbolic_graph(energies):
             _finite_parameter(one_shot_function([], energies)(), "energy(states)")
         if energies.type.shape[-1:] not in ((len(states),), (None,)):
@@ -513,7 +507,7 @@ class Boltzmann(Discrete):
                 f"energy(states) must return one energy per state, shape "
                 f"({len(states)},), got {energies.type.shape}."
             )
-        return super().dist([energies, _as_float(beta)], states=states, **kwargs)
+        return super().dist([energies, as_float_tensor(beta)], states=states, **kwargs)
 
     @classmethod
     def rv_op(cls, energy, beta, *, states, size=None, rng=None):

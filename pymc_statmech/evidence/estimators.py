@@ -31,7 +31,7 @@ from pymc_statmech.evidence.tempering import (
     sample_rung,
     tempered_model,
 )
-from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
+from pymc_statmech.model_terms import ModelTerms, checked_model, model_terms
 
 __all__ = [
     "MAX_RELABELLED_COMPONENTS",

@@ -17,7 +17,7 @@ from pymc.model.fgraph import clone_model
 from rich.progress import Progress
 
 from pymc_statmech._data import is_whole_number
-from pymc_statmech.evidence.terms import ModelTerms, checked_model, model_terms
+from pymc_statmech.model_terms import ModelTerms, checked_model, model_terms
 from pymc_statmech.reporting import quiet_pymc
 
 __all__ = [

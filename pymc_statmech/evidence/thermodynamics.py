@@ -31,7 +31,7 @@ from pymc_statmech.evidence.estimators import (
     tempered_energy,
 )
 from pymc_statmech.evidence.tempering import TEMPERING_GROUP, rung_seeds, tempered_model
-from pymc_statmech.evidence.terms import checked_model, model_terms
+from pymc_statmech.model_terms import checked_model, model_terms
 from pymc_statmech.stats.divergence import kl_divergence
 from pymc_statmech.stats.entropy import estimate_array
 

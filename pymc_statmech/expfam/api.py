@@ -30,7 +30,8 @@ from pytensor.tensor.special import Softmax
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech.expfam.distributions import NaturalRV
-from pymc_statmech.expfam.family import Family, Natural, _as_float, _as_float_tensor
+from pymc_statmech.expfam.family import Family, Natural, _as_float
+from pymc_statmech.tensors import as_float_tensor, widen_constants
 
 __all__ = [
     "FamilyForm",
@@ -177,7 +178,7 @@ def _as_float_input(param: TensorVariable) -> TensorVariable:
     if owner is not None and isinstance(owner.op, Elemwise | Softmax):
         inputs = [_as_float_input(i) if i.dtype.startswith("float") else i for i in owner.inputs]
         return owner.op.make_node(*inputs).outputs[0]
-    return _as_float_tensor(param)
+    return as_float_tensor(param)
 
 
 def natural_parameters(rv: TensorVariable) -> Natural:
@@ -263,8 +264,51 @@ def entropy(rv: TensorVariable) -> TensorVariable:
     return _checked(form.family.entropy(form.natural, **form.fixed), form)
 
 
-def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, FamilyForm]:
-    fp, fq = family_form(p), family_form(q)
+def _divergence(p: TensorVariable, q: TensorVariable, cross: bool) -> TensorVariable:
+    """KL(p || q), or the cross-entropy when ``cross``: the Bregman form within one family, the
+    expectation on p's measure when p has one and q is of another family."""
+    fp = family_form(p)
+    if fp.family.measure is not None:
+        try:
+            same = family_form(q).family is fp.family
+        except NotImplementedError:  # q has no exponential-family form: the measure needs none
+            same = False
+        if not same:
+            return _checked(_on_measure(fp, q, cross), fp)
+    fq = family_form(q)
+    _same_family(fp, fq)
+    divergence = fp.family.cross_entropy if cross else fp.family.kl_divergence
+    value = divergence(fp.natural, fq.natural, **fp.fixed)
+    return _checked(_check_same_fixed(value, fp, fq), fp, fq)
+
+
+def _on_measure(fp: FamilyForm, q: TensorVariable, cross: bool) -> TensorVariable:
+    r""":math:`\sum_i P_i (\log p(x_i) - \log q(x_i))` (or :math:`-\sum_i P_i \log q(x_i)`)
+    over the nodes :math:`x_i` and probabilities :math:`P_i` of p's measure."""
+    family = fp.family
+    if family.discrete != q.dtype.startswith(("int", "uint", "bool")):
+        kinds = ("continuous", "discrete")
+        raise ValueError(
+            f"KL between a {kinds[family.discrete]} {family.name} and a "
+            f"{kinds[not family.discrete]} distribution is not defined (their base measures "
+            "differ)."
+        )
+    nodes, log_prob = family.measure(fp.natural, **fp.fixed)
+    batch_p = log_prob.ndim - 1
+    # q's narrow constants widened: its density exact to float64 rounding, like p's
+    q = widen_constants(q)
+    log_q = pm.logp(q, pt.shape_padright(nodes, q.ndim).astype(q.dtype), warn_rvs=False)
+    log_q = pt.moveaxis(log_q, 0, -1)  # (*batch_q, n)
+    weight = pt.exp(log_prob)
+    # nodes without probability contribute nothing, even where q's density is 0
+    terms = -log_q
+    if not cross:
+        log_p = pt.moveaxis(family.logp(pt.shape_padright(nodes, batch_p), fp.natural), 0, -1)
+        terms = log_p + terms
+    return pt.sum(pt.switch(pt.gt(weight, 0.0), weight * terms, 0.0), axis=-1)
+
+
+def _same_family(fp: FamilyForm, fq: FamilyForm) -> None:
     if fp.family is not fq.family:
         hint = (
             " (pm.Geometric counts trials from 1, NaturalGeometric failures from 0: their "
@@ -274,7 +318,8 @@ def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, Fami
         )
         raise NotImplementedError(
             f"No closed form between a {fp.family.name} and a {fq.family.name} distribution: "
-            f"the generic Bregman formula needs both in the same exponential family{hint}."
+            f"the generic Bregman formula needs both in the same exponential family{hint}. "
+            "(With a MaxEnt distribution as p, any q works: its measure gives E_p[log p/q].)"
         )
     # components (K categories, d dimensions) or batch shapes that cannot broadcast: say so
     # before an Elemwise shape error does
@@ -287,7 +332,6 @@ def _same_family(p: TensorVariable, q: TensorVariable) -> tuple[FamilyForm, Fami
                         f"{a.type.shape} and {b.type.shape}, which do not broadcast (a different "
                         "number of components, or batch shapes that do not match)."
                     )
-    return fp, fq
 
 
 def _components(natural) -> list[TensorVariable]:
@@ -340,9 +384,7 @@ def kl_divergence(p: TensorVariable, q: TensorVariable) -> TensorVariable:
     >>> float(psm.kl_divergence(p, q).eval())  # KL(N(0,1) || N(1,1)) = 1/2
     0.5
     """
-    fp, fq = _same_family(p, q)
-    value = fp.family.kl_divergence(fp.natural, fq.natural, **fp.fixed)
-    return _checked(_check_same_fixed(value, fp, fq), fp, fq)
+    return _divergence(p, q, cross=False)
 
 
 def cross_entropy(p: TensorVariable, q: TensorVariable) -> TensorVariable:
@@ -355,6 +397,4 @@ def cross_entropy(p: TensorVariable, q: TensorVariable) -> TensorVariable:
     >>> round(float(psm.cross_entropy(p, q).eval()), 12)  # 2 E[x] - log 2
     1.306852819440
     """
-    fp, fq = _same_family(p, q)
-    value = fp.family.cross_entropy(fp.natural, fq.natural, **fp.fixed)
-    return _checked(_check_same_fixed(value, fp, fq), fp, fq)
+    return _divergence(p, q, cross=True)

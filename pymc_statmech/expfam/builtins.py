@@ -39,7 +39,7 @@ from pytensor.tensor.special import Softmax
 
 from pymc_statmech.expfam import families as F
 from pymc_statmech.expfam.api import FamilyForm, _family_form
-from pymc_statmech.expfam.family import _as_float_tensor
+from pymc_statmech.tensors import as_float_tensor
 
 __all__: list[str] = []
 
@@ -116,7 +116,7 @@ def _logit(p):
     # which loses precision and overflows to inf for |x| > 37.
     owner = p.owner
     if owner is not None and isinstance(getattr(owner.op, "scalar_op", None), ScalarSigmoid):
-        return _as_float_tensor(owner.inputs[0])
+        return as_float_tensor(owner.inputs[0])
     return pt.special.logit(p)
 
 
@@ -124,7 +124,7 @@ def _log_probabilities(p):
     # pm.Categorical(logit_p=x) stores softmax(x): the logits themselves are natural parameters.
     owner = p.owner
     if owner is not None and isinstance(owner.op, Softmax):
-        return _as_float_tensor(owner.inputs[0])
+        return as_float_tensor(owner.inputs[0])
     return pt.log(p)
 
 

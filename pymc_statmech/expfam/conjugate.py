@@ -68,7 +68,8 @@ from pymc_statmech.expfam.distributions import (
     NaturalMvNormal,
     NaturalNormal,
 )
-from pymc_statmech.expfam.family import Family, _as_float_tensor
+from pymc_statmech.expfam.family import Family
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = [
     "ConjugateResult",
@@ -175,7 +176,7 @@ class RegressionResult(ConjugateResult):
         if sigma2 is None:
             scale = pt.shape_padright(p["beta"] / p["alpha"], 2) * p["V"]
             return pm.MvStudentT.dist(nu=2 * p["alpha"], mu=p["mu"], scale=scale)
-        sigma2 = pt.shape_padright(_as_float_tensor(sigma2), 2)
+        sigma2 = pt.shape_padright(as_float_tensor(sigma2), 2)
         return pm.MvNormal.dist(mu=p["mu"], cov=sigma2 * p["V"])
 
 
@@ -292,7 +293,7 @@ def _require_same(fn: str, what: str, sizes: dict[str, int | None]) -> None:
 
 def _observations(y: Any, core: int) -> TensorVariable:
     """``y`` as a float tensor with a leading observation axis."""
-    y = _as_float_tensor(y)
+    y = as_float_tensor(y)
     return y[None] if y.ndim == core else y
 
 
@@ -442,8 +443,8 @@ def _beta_update(fn, alpha, beta, y, n, *, binomial):
         )
     else:
         checks.require("y", y, "0 or 1", lambda xp, v: xp.equal(v, 0) | xp.equal(v, 1))
-    alpha, beta = _as_float_tensor(alpha), _as_float_tensor(beta)
-    y, n = pt.broadcast_arrays(_observations(y, 0), _as_float_tensor(n))
+    alpha, beta = as_float_tensor(alpha), as_float_tensor(beta)
+    y, n = pt.broadcast_arrays(_observations(y, 0), as_float_tensor(n))
     chi = _stack(alpha - 1, beta - 1)
     delta = _stack(pt.sum(y, axis=0), pt.sum(n - y, axis=0))
     log_base = pt.sum(pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1), axis=0)
@@ -465,7 +466,7 @@ def _beta_update(fn, alpha, beta, y, n, *, binomial):
 # Gamma prior: Poisson rate, Exponential rate, Normal precision
 # ---------------------------------------------------------------------------------------------
 def _gamma_update(checks, alpha, beta, delta, log_base):
-    alpha, beta = _as_float_tensor(alpha), _as_float_tensor(beta)
+    alpha, beta = as_float_tensor(alpha), as_float_tensor(beta)
     chi = _stack(alpha - 1, -beta)
     chi_post = chi + delta
     a_post, b_post = chi_post[..., 0] + 1, -chi_post[..., 1]
@@ -594,7 +595,7 @@ def gamma_normal(alpha: Any, beta: Any, y: Any, *, mu: Any) -> ConjugateResult:
     checks.positive(alpha=alpha, beta=beta)
     checks.require("y", y, "finite", lambda xp, v: xp.isfinite(v))
     checks.require("mu", mu, "finite", lambda xp, v: xp.isfinite(v))
-    y, mu = pt.broadcast_arrays(_observations(y, 0), _as_float_tensor(mu))
+    y, mu = pt.broadcast_arrays(_observations(y, 0), as_float_tensor(mu))
     count = pt.sum(pt.ones_like(y), axis=0)
     delta = _stack(0.5 * count, -0.5 * pt.sum((y - mu) ** 2, axis=0))
     return _gamma_update(checks, alpha, beta, delta, -0.5 * LOG_2PI * count)
@@ -664,7 +665,7 @@ def dirichlet_categorical(a: Any, y: Any) -> ConjugateResult:
             lambda xp, v, aa: (v >= 0) & (v < aa.shape[-1]) & _is_int(xp, v),
             a,
         )
-    a = _as_float_tensor(a)
+    a = as_float_tensor(a)
     y = _observations(y, 0)
     onehot = pt.eq(y[..., None], pt.arange(a.shape[-1], dtype="float64"))
     counts = pt.sum(pt.cast(onehot, "float64"), axis=0)
@@ -719,7 +720,7 @@ def dirichlet_multinomial(a: Any, y: Any, *, n: Any = None) -> ConjugateResult:
             lambda xp, m, v: xp.equal(m, xp.sum(v, axis=-1)),
             y,
         )
-    a = _as_float_tensor(a)
+    a = as_float_tensor(a)
     y = _observations(y, 1)
     totals = pt.sum(y, axis=-1)
     log_base = pt.sum(pt.gammaln(totals + 1) - pt.sum(pt.gammaln(y + 1), axis=-1), axis=0)
@@ -770,8 +771,8 @@ def normal_normal(mu0: Any, sigma0: Any, y: Any, *, sigma: Any) -> ConjugateResu
     checks.require("mu0", mu0, "finite", lambda xp, v: xp.isfinite(v))
     checks.positive(sigma0=sigma0, sigma=sigma)
     checks.require("y", y, "finite", lambda xp, v: xp.isfinite(v))
-    mu0, sigma0 = _as_float_tensor(mu0), _as_float_tensor(sigma0)
-    y, sigma = pt.broadcast_arrays(_observations(y, 0), _as_float_tensor(sigma))
+    mu0, sigma0 = as_float_tensor(mu0), as_float_tensor(sigma0)
+    y, sigma = pt.broadcast_arrays(_observations(y, 0), as_float_tensor(sigma))
     batch = _batch_ndim([(0, mu0), (0, sigma0), (1, y)])
     y, w = _align(y, 0, batch), _align(1 / sigma**2, 0, batch)
     lam0 = 1 / sigma0**2
@@ -864,8 +865,8 @@ def mvnormal_mvnormal(mu0: Any, cov0: Any, y: Any, *, cov: Any) -> ConjugateResu
     checks.require("cov0", cov0, "symmetric positive definite", _is_spd)
     checks.require("cov", cov, "symmetric positive definite", _is_spd)
     checks.require("y", y, "finite", lambda xp, v: xp.isfinite(v))
-    mu0, cov0 = _as_float_tensor(mu0), _as_float_tensor(cov0)
-    y, cov = _observations(y, 1), _as_float_tensor(cov)
+    mu0, cov0 = as_float_tensor(mu0), as_float_tensor(cov0)
+    y, cov = _observations(y, 1), as_float_tensor(cov)
     lam0, _ = _spd_inverse(cov0)
     prec, logdet_cov = _spd_inverse(cov)
     # Broadcast the data and its precision to the full (observation, batch) shape, then keep
@@ -1019,9 +1020,9 @@ def normal_inverse_gamma_regression(
     checks.positive(alpha=alpha, beta=beta)
     checks.require("y", y, "finite", lambda xp, v: xp.isfinite(v))
     checks.require("X", X, "finite", lambda xp, v: xp.isfinite(v))
-    mu0, V0 = _as_float_tensor(mu0), _as_float_tensor(V0)
-    alpha, beta = _as_float_tensor(alpha), _as_float_tensor(beta)
-    y, X = _as_float_tensor(y), _as_float_tensor(X)
+    mu0, V0 = as_float_tensor(mu0), as_float_tensor(V0)
+    alpha, beta = as_float_tensor(alpha), as_float_tensor(beta)
+    y, X = as_float_tensor(y), as_float_tensor(X)
     lam0, _ = _spd_inverse(V0)
     xtx = X.mT @ X
     n = pt.cast(y.shape[-1], "float64")

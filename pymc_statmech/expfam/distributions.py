@@ -41,7 +41,8 @@ from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.random.utils import normalize_size_param
 
 from pymc_statmech.expfam import families
-from pymc_statmech.expfam.family import Family, ParameterDomainError, _as_float_tensor
+from pymc_statmech.expfam.family import Family, ParameterDomainError
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = [
     "NaturalBernoulli",
@@ -258,10 +259,10 @@ class NaturalDistribution(Distribution, metaclass=NaturalDistributionMeta):
         if cls.family.discrete:
             # Counts (n of the binomial and multinomial) are integers; r is real.
             fixed = [
-                pt.cast(f, "int64") if name == "n" else _as_float_tensor(f)
+                pt.cast(f, "int64") if name == "n" else as_float_tensor(f)
                 for name, f in zip(cls.family.fixed, fixed, strict=True)
             ]
-        return fixed + [_as_float_tensor(v) for v in values[n_fixed:]]
+        return fixed + [as_float_tensor(v) for v in values[n_fixed:]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_statmech._compile import eager_function
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = [
     "Family",
@@ -146,6 +147,13 @@ class Family:
     logcdf, icdf : callable, optional
         ``logcdf(x, eta, **fixed)`` and ``icdf(q, eta, **fixed)`` in closed form, for families
         whose PyMC equivalent does not match (otherwise ``builtin`` provides them).
+    measure : callable, optional
+        ``measure(eta, **fixed) -> (nodes, log_probabilities)``: scalar support points
+        ``(n,)`` and their probabilities ``(*batch, n)`` under ``eta``, a discrete measure on
+        which the family's expectations are exact (the quadrature nodes of a maximum-entropy
+        solution). With it, :func:`~pymc_statmech.kl_divergence` and
+        :func:`~pymc_statmech.cross_entropy` reach distributions of any other family as
+        :math:`E_p[\log p - \log q]` on these nodes.
     reference : str
         A reference for the family's form.
 
@@ -180,6 +188,7 @@ class Family:
     kl_closed: Callable[..., TensorVariable] | None = None
     logcdf: Callable[..., TensorVariable] | None = None
     icdf: Callable[..., TensorVariable] | None = None
+    measure: Callable[..., tuple[TensorVariable, TensorVariable]] | None = None
     reference: str = ""
 
     # -- structure ---------------------------------------------------------------------------
@@ -192,12 +201,12 @@ class Family:
         if self.n_components == 1:
             if isinstance(eta, tuple | list) and len(eta) == 1:
                 eta = eta[0]
-            return _as_float_tensor(eta)
+            return as_float_tensor(eta)
         if not isinstance(eta, tuple | list) or len(eta) != self.n_components:
             raise ValueError(
                 f"{self.name}: expected {self.n_components} natural components, got {eta!r}."
             )
-        return tuple(_as_float_tensor(e) for e in eta)
+        return tuple(as_float_tensor(e) for e in eta)
 
     def components(self, eta: Natural) -> tuple[TensorVariable, ...]:
         return tuple(eta) if self.n_components > 1 else (eta,)
@@ -438,7 +447,7 @@ class Family:
             raise NotImplementedError(
                 f"{self.name}: no closed-form mean-to-natural map and no Newton start declared."
             )
-        mu = _as_float_tensor(mu)
+        mu = as_float_tensor(mu)
         eta0 = self.initial_natural(mu, **fixed)
         vector = self.natural_ndims[0] == 1
 
@@ -478,14 +487,9 @@ class Family:
         )
 
 
-def _as_float_tensor(value: Any) -> TensorVariable:
-    # as_tensor_variable(1.0) is float32 and gammaln of an int8 runs in float32: cast once here.
-    return pt.cast(pt.as_tensor_variable(value), pytensor.config.floatX)
-
-
 def _as_float(fixed: dict[str, Any]) -> dict[str, TensorVariable]:
     """Fixed parameters as floating tensors."""
-    return {k: _as_float_tensor(v) for k, v in fixed.items()}
+    return {k: as_float_tensor(v) for k, v in fixed.items()}
 
 
 def _domain_mask(family: Family, eta: TensorVariable, fixed: dict) -> TensorVariable:

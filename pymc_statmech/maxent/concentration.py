@@ -112,8 +112,8 @@ from pymc_statmech.maxent.problem import (
     maxent_solve,
     nested_gap,
     tail_bound,
-    widen_constants,
 )
+from pymc_statmech.tensors import widen_constants
 
 __all__ = ["domain_of", "gibbs_conditional", "rate_function", "tail_probability"]
 

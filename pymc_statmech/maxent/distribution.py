@@ -196,7 +196,7 @@ def _generic(solution: MaxEntSolution, **kwargs):
 
     def logp(value, *args):
         T, logq, lam, mapping = rebuild(args)
-        family = solution_family(problem, T, log_weights + logq, logq, start)
+        family = solution_family(problem, nodes, T, log_weights + logq, logq, start)
         lp = family.logp(pt.as_tensor_variable(value).astype("float64"), lam)
         if mapping:
             # Statistics and base at the value may use the lifted model variables too.
@@ -246,7 +246,9 @@ def _generic(solution: MaxEntSolution, **kwargs):
         # the solution's family at the multipliers of these targets: entropy, KL, mean
         # parameters and Fisher information of a MaxEnt variable come from it
         T, logq, lam, _ = rebuild(args)
-        return FamilyForm(solution_family(problem, T, log_weights + logq, logq, start), lam, {})
+        return FamilyForm(
+            solution_family(problem, nodes, T, log_weights + logq, logq, start), lam, {}
+        )
 
     return rv
 

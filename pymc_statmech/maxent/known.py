@@ -57,6 +57,7 @@ from scipy.special import gammaln
 
 from pymc_statmech.expfam import families
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = ["KNOWN_FORMS", "KnownForm", "KnownMatch", "recognise"]
 
@@ -73,12 +74,6 @@ class KnownForm:
     statistics: tuple[Callable[[np.ndarray], np.ndarray], ...]
     build: Callable[..., Any]
     log_base: Callable[[np.ndarray], np.ndarray] | None = None
-
-
-def _f64(value):
-    # PyMC would store an exact constant such as 1.5 in float32, and its logp would then
-    # round log(1.5) to float32 precision.
-    return pt.as_tensor_variable(np.float64(value))
 
 
 def _finite_integers(domain) -> tuple[int, int] | None:
@@ -151,13 +146,13 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Uniform",
         lambda d: isinstance(d, Interval),
         (),
-        lambda E, d: pm.Uniform.dist(_f64(d.lower), _f64(d.upper)),
+        lambda E, d: pm.Uniform.dist(as_float_tensor(d.lower), as_float_tensor(d.upper)),
     ),
     KnownForm(
         "Uniform on the circle",
         lambda d: isinstance(d, Circle),
         (),
-        lambda E, d: pm.Uniform.dist(_f64(-np.pi), _f64(np.pi)),
+        lambda E, d: pm.Uniform.dist(as_float_tensor(-np.pi), as_float_tensor(np.pi)),
     ),
     KnownForm(
         "Exponential",
@@ -183,7 +178,9 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Pareto",
         lambda d: isinstance(d, HalfLine) and d.lower > 0,
         (np.log,),
-        lambda E, d: pm.Pareto.dist(alpha=1 / (E[..., 0] - np.log(d.lower)), m=_f64(d.lower)),
+        lambda E, d: pm.Pareto.dist(
+            alpha=1 / (E[..., 0] - np.log(d.lower)), m=as_float_tensor(d.lower)
+        ),
     ),
     KnownForm(
         "Normal",
@@ -195,20 +192,20 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Laplace",
         lambda d: isinstance(d, RealLine),
         (np.abs,),
-        lambda E, d: pm.Laplace.dist(_f64(0.0), E[..., 0]),
+        lambda E, d: pm.Laplace.dist(as_float_tensor(0.0), E[..., 0]),
     ),
     KnownForm("Beta", _interval(0.0, 1.0), (np.log, lambda x: np.log1p(-x)), _beta),
     KnownForm(
         "Beta(alpha, 1)",
         _interval(0.0, 1.0),
         (np.log,),
-        lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=_f64(1.0)),
+        lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=as_float_tensor(1.0)),
     ),
     KnownForm(
         "Beta(1, beta)",
         _interval(0.0, 1.0),
         (lambda x: np.log1p(-x),),
-        lambda E, d: pm.Beta.dist(alpha=_f64(1.0), beta=-1 / E[..., 0]),
+        lambda E, d: pm.Beta.dist(alpha=as_float_tensor(1.0), beta=-1 / E[..., 0]),
     ),
     KnownForm("VonMises", lambda d: isinstance(d, Circle), (np.cos, np.sin), _von_mises),
     KnownForm(

@@ -26,11 +26,10 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.distribution import SymbolicRandomVariable
 from pytensor.graph.basic import Constant, Variable
-from pytensor.graph.replace import clone_replace, graph_replace
+from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.sharedvar import TensorSharedVariable
-from pytensor.tensor.variable import TensorConstant
 from scipy.special import logsumexp
 
 from pymc_statmech._compile import eager_function
@@ -38,6 +37,7 @@ from pymc_statmech.expfam.family import Family
 from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
 from pymc_statmech.maxent.solve import solve_dual, solve_dual_numpy
+from pymc_statmech.tensors import widen_constants
 
 __all__ = ["MaxEntProblem", "MaxEntSolution", "maxent_solve"]
 
@@ -232,35 +232,6 @@ def _representatives(targets: np.ndarray) -> list[int]:
 @dataclass(frozen=True)
 class _AdaptedGrid(Grid):
     breakpoints: tuple[float, ...] = field(default=())
-
-
-def widen_constants(rv):
-    """Cast narrow constants (PyMC's storage of e.g. 3.0 or 7) in the parameters to 64 bits.
-
-    PyMC stores a number in the narrowest exact dtype (float32 for 3.0, int8 for 7), and its
-    log-density then rounds in float32 (``log(3.0)``, ``-log(upper - lower + 1)``). First every
-    such constant of the graph is widened; if an op insists on the narrow type (e.g. the weights
-    vector of a mixture), only the constants fed directly to random variables; else the
-    original is kept.
-    """
-    narrow = {"float16": "float64", "float32": "float64", "int8": "int64", "int16": "int64",
-              "uint8": "int64", "uint16": "int64"}  # fmt: skip
-    constants = [v for v in ancestors([rv]) if isinstance(v, TensorConstant) and v.dtype in narrow]
-    direct = {
-        c
-        for v in ancestors([rv])
-        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
-        for c in v.owner.inputs
-    }
-    for chosen in (constants, [c for c in constants if c in direct]):
-        if not chosen:
-            continue
-        replace = {c: pt.constant(np.asarray(c.data, dtype=narrow[c.dtype])) for c in chosen}
-        try:
-            return clone_replace(rv, replace=replace, rebuild_strict=False)
-        except (TypeError, ValueError):
-            continue
-    return rv
 
 
 def _log_base(base: Any, domain: Domain) -> Callable[[Any], Any]:
@@ -640,7 +611,7 @@ class MaxEntSolution:
         self._logq = graph_replace(problem._logq, {problem._x: nodes}, strict=False)
         self._logw = pt.as_tensor_variable(grid.log_weights) + self._logq
         self.family = solution_family(
-            problem, self._T, self._logw, self._logq, np.asarray(lam0).reshape(-1)
+            problem, grid.nodes, self._T, self._logw, self._logq, np.asarray(lam0).reshape(-1)
         )
         from pymc_statmech.maxent.known import recognise
 
@@ -726,9 +697,10 @@ class MaxEntSolution:
         return f"MaxEntSolution({self.domain!r}: {listed}{form})"
 
 
-def solution_family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) -> Family:
+def solution_family(problem: MaxEntProblem, nodes, T_nodes, logw, logq_nodes, start) -> Family:
     """The solution's exponential family on a measure: statistics = the constraint functions,
-    log-partition = the logsumexp over the nodes, mean-to-natural map = the dual Op."""
+    log-partition = the logsumexp over the nodes, mean-to-natural map = the dual Op, and the
+    nodes with their probabilities as the family's measure."""
     d = len(problem)
     domain = problem.domain
 
@@ -740,6 +712,9 @@ def solution_family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) ->
 
     def log_partition(eta):
         return pt.logsumexp(scores(eta), axis=-1)
+
+    def measure(eta):
+        return pt.as_tensor_variable(nodes), pt.special.log_softmax(scores(eta), axis=-1)
 
     def expected_log_base(eta):
         weights = pt.special.softmax(scores(eta), axis=-1)
@@ -760,6 +735,7 @@ def solution_family(problem: MaxEntProblem, T_nodes, logw, logq_nodes, start) ->
         component_sizes=(d,),
         expected_log_base_measure=expected_log_base,
         natural_from_mean_closed=lambda mu: solve_dual(T_nodes, logw, mu, start),
+        measure=measure,
         reference="Jaynes (1957); Wainwright and Jordan (2008), section 3.1.",
     )
 

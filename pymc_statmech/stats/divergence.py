@@ -674,7 +674,7 @@ def _information_gain_with_model(tree, model, method, k, window, sample_dims) ->
     prior's mass there (the kept fraction of forward draws) is added, so the KL is against the
     prior normalised to one.
     """
-    from pymc_statmech.evidence.terms import model_terms  # PyMC only when a model is given
+    from pymc_statmech.model_terms import model_terms  # loads PyMC: only when a model is given
 
     terms = model_terms(model)
     terms.require_proper_prior("The information gain against the prior")

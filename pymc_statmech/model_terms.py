@@ -1,11 +1,13 @@
 """A model's log prior and log-likelihood as compiled functions of many draws at once.
 
-The evidence estimators need ``log p(theta)`` and ``log L(theta)`` at thousands of points, in the
-unconstrained space where the sampler works (with every normalising constant and the Jacobian of the
-transforms). :class:`ModelTerms` builds those graphs once from the model, vectorises them over a
-leading draw axis with :func:`pytensor.graph.replace.vectorize_graph` (no Python loop per draw), and
-compiles them with the default linker. The likelihood is every observed variable plus every
-``pm.Potential``; the prior is every free variable.
+Shared by the evidence estimators and by the information gain against a model's prior (in
+``stats``), so neither pillar imports the other for it. The estimators need ``log p(theta)``
+and ``log L(theta)`` at thousands of points, in the unconstrained space where the sampler works
+(with every normalising constant and the Jacobian of the transforms). :class:`ModelTerms` builds
+those graphs once from the model, vectorises them over a leading draw axis with
+:func:`pytensor.graph.replace.vectorize_graph` (no Python loop per draw), and compiles them with
+the default linker. The likelihood is every observed variable plus every ``pm.Potential``; the
+prior is every free variable.
 """
 
 from __future__ import annotations
