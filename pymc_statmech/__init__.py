@@ -16,7 +16,7 @@ except PackageNotFoundError:  # pragma: no cover - imported from a source tree, 
     __version__ = "unknown"
 
 #: The public names, by the subpackage that defines them (each subpackage's ``__all__``;
-#: ``tests/test_api.py`` checks that the two agree).
+#: ``tests/test_optional_packages.py`` checks that the two agree).
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "pymc_statmech.expfam": (
         "ConjugateResult", "ExponentialFamily", "Family", "FamilyForm", "NaturalBernoulli",

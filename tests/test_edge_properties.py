@@ -416,6 +416,9 @@ def test_information_functions_refuse_what_is_not_a_distribution(bad):
     ):
         assert outcome(lambda: fn(bad))[0] == "error"  # noqa: B023 - called at once
     assert outcome(lambda: psm.kl_divergence(bad, pm.Normal.dist()))[0] == "error"
+    maxent = psm.MaxEnt.dist(psm.Interval(0, 1), [psm.mean(0.3)])
+    assert outcome(lambda: psm.kl_divergence(maxent, bad))[0] == "error"
+    assert outcome(lambda: psm.register_family_form(bad))[0] == "error"
 
 
 # -- conjugate updates --------------------------------------------------------------------------
@@ -720,6 +723,10 @@ ISING_CALLS = [
     lambda bad: psm.ising_log_partition(1.0, 0.0, bad, lattice=(3, 3)),
     lambda bad: psm.ising_log_partition(1.0, lattice=(3, 3), method=bad),
     lambda bad: psm.ising_log_partition(1.0, lattice=(3, 3), boundary=bad),
+    lambda bad: psm.ising_thermodynamics(bad, lattice=(3, 3)),
+    lambda bad: psm.ising_thermodynamics(1.0, bad, lattice=(3, 3)),
+    lambda bad: psm.ising_thermodynamics(1.0, 0.0, bad, lattice=(3, 3)),
+    lambda bad: psm.ising_thermodynamics(1.0, lattice=(3, 3), method=bad),
     lambda bad: psm.Ising.dist(J=bad, lattice=(3, 3)),
     lambda bad: psm.Ising.dist(J=np.ones(5), h=bad, lattice=(3, 3)),
     lambda bad: psm.Boltzmann.dist(energy=lambda x: x[:, 0], states=[[0], [1]], beta=bad),
@@ -852,7 +859,8 @@ def test_entropy_of_normal_draws_matches_within_its_error():
 #: Public names that are not entry points: result and warning types, the base class of the
 #: Natural* distributions, the declaration dataclasses, constants, modules.
 NOT_ENTRY_POINTS = {
-    "BayesFactor", "ConjugateResult", "Constraint", "EvidenceWarning", "Family", "FreeEnergy",
+    "BayesFactor", "ConjugateResult", "Constraint", "EvidenceWarning", "Family", "FamilyForm",
+    "FreeEnergy",
     "InfeasibleConstraintsError", "IsingStructure", "IsingTooLargeError", "KNOWN_FORMS",
     "MaxEntSolution", "NaturalDistribution", "NonConvergenceWarning", "NumericalLimitError",
     "ParameterDomainError", "RegressionResult", "ThermodynamicCurve", "ElicitedPrior",

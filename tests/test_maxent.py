@@ -282,7 +282,7 @@ def test_implicit_gradients_against_finite_differences():
         psm.RealLine(),
         [psm.interval_mass(-1, 2, 0.7), psm.moment(2, 2.0)],
     )
-    T = problem._T
+    T = problem.node_statistics
     nodes = pt.as_tensor_variable(problem.grid.nodes)
     logw = pt.as_tensor_variable(problem.grid.log_weights)
     # A base density exp(-(x - shift)^2 / (2 scale^2)) and a statistic x^2 + shift * x.

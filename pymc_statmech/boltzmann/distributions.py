@@ -203,6 +203,7 @@ warnings.filterwarnings(
 
 
 def _mcmc_draws(structure, J, h, beta, n_draws, rng, why):
+    # the Numba spin kernels load only when exact draws do not fit
     from pymc_statmech.boltzmann.kernels import markov_chain_draws
 
     warnings.warn(

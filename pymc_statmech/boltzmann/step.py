@@ -27,7 +27,8 @@ on random configurations and single flips at the initial point; a child that fai
 refused with an error naming it.
 
 :class:`IsingGibbs` is registered in PyMC's list of step methods when this module is imported
-(``import pymc_statmech`` does it), so ``pm.sample`` assigns it to Ising variables on its own.
+(loading :mod:`pymc_statmech.boltzmann`, e.g. by the first use of ``psm.Ising``, does it), so
+``pm.sample`` assigns it to Ising variables on its own.
 The cluster methods are chosen explicitly (``pm.sample(step=psm.step.SwendsenWang([s]))``).
 
 References

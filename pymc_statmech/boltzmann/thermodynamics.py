@@ -46,7 +46,10 @@ def _numeric(name: str, value: Any) -> np.ndarray:
             f"ising_thermodynamics evaluates numbers; {name} is a PyTensor variable. For a "
             "symbolic log Z and its derivatives use ising_log_partition and pytensor.grad."
         )
-    array = np.asarray(value, dtype="float64")
+    try:
+        array = np.asarray(value, dtype="float64")
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a real number or array, got {value!r}.") from error
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite, got {value!r}.")
     return array

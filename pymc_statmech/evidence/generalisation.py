@@ -17,6 +17,7 @@ import xarray as xr
 from scipy import optimize
 
 from pymc_statmech._data import SAMPLE_DIMS, as_datatree, get_group, stacked_draws
+from pymc_statmech.evidence.estimators import free_energy
 
 __all__ = ["pac_bayes_bound"]
 
@@ -194,8 +195,6 @@ def _losses(tree, loss, clip) -> np.ndarray:
 def _kl_value(kl, tree, model, random_seed) -> float:
     """KL(Q || prior) as a number the bound can use (an estimate plus two of its errors)."""
     if kl is None:
-        from pymc_statmech.evidence.estimators import free_energy
-
         kl = free_energy(tree, model, random_seed=random_seed)
     if isinstance(kl, numbers.Real):
         value = float(kl)

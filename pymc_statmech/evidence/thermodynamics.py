@@ -30,7 +30,12 @@ from pymc_statmech.evidence.estimators import (
     stepping_stone_steps,
     tempered_energy,
 )
-from pymc_statmech.evidence.tempering import TEMPERING_GROUP, rung_seeds, tempered_model
+from pymc_statmech.evidence.tempering import (
+    RUNG_DIM,
+    TEMPERING_GROUP,
+    rung_seeds,
+    tempered_model,
+)
 from pymc_statmech.model_terms import checked_model, model_terms
 from pymc_statmech.stats.divergence import kl_divergence
 from pymc_statmech.stats.entropy import estimate_array
@@ -105,29 +110,29 @@ def thermodynamics(ladder) -> xr.Dataset:
     kl = beta_mean - log_z
     kl_error = np.hypot(np.where(betas > 0, betas * energy[:, 1], 0.0), log_z_error)
 
-    coords = {"beta": betas}
+    coords = {RUNG_DIM: betas}
     units = {"units": "nat"}
     return xr.Dataset(
         {
             "energy": estimate_array(
                 energy[:, 0],
                 energy[:, 1],
-                ("beta",),
+                (RUNG_DIM,),
                 coords,
                 {**units, "long_name": "U = E[-log L]"},
             ),
             "heat_capacity": estimate_array(
-                heat[:, 0], heat[:, 1], ("beta",), coords, {"long_name": "C = beta^2 Var[log L]"}
+                heat[:, 0], heat[:, 1], (RUNG_DIM,), coords, {"long_name": "C = beta^2 Var[log L]"}
             ),
             "free_energy": estimate_array(
                 -(log_z + log_mass),
                 np.hypot(log_z_error, log_mass_error),
-                ("beta",),
+                (RUNG_DIM,),
                 coords,
                 {**units, "long_name": "F = -log Z(beta)"},
             ),
             "kl": estimate_array(
-                kl, kl_error, ("beta",), coords, {**units, "long_name": "KL(p_beta || prior)"}
+                kl, kl_error, (RUNG_DIM,), coords, {**units, "long_name": "KL(p_beta || prior)"}
             ),
         },
         attrs={"error": "Monte Carlo standard error", "log_prior_mass": log_mass},
@@ -141,7 +146,7 @@ def plot_thermodynamics(thermo: xr.Dataset, axes=None):
     """
     import matplotlib.pyplot as plt
 
-    needed = ("beta", "energy", "heat_capacity", "kl")
+    needed = (RUNG_DIM, "energy", "heat_capacity", "kl")
     if not isinstance(thermo, xr.Dataset) or any(v not in thermo.variables for v in needed):
         raise TypeError(
             "plot_thermodynamics: give the Dataset of psm.thermodynamics(ladder) (with beta, "
@@ -157,7 +162,7 @@ def plot_thermodynamics(thermo: xr.Dataset, axes=None):
     axes = list(np.atleast_1d(axes))
     if len(axes) != 3:
         raise ValueError(f"plot_thermodynamics needs 3 axes, got {len(axes)}.")
-    beta = thermo["beta"].values
+    beta = thermo[RUNG_DIM].values
     for axis, (name, label) in zip(axes, panels, strict=True):
         value = thermo[name].sel(estimate="value").values
         error = thermo[name].sel(estimate="error").values
@@ -387,7 +392,7 @@ def summary(idata, model=None, *, ladder=None, random_seed=None):
         thermo = thermodynamics(ladder)
         n = number_of_observations(terms, None, "The learning coefficient")
         beta = 1.0 / np.log(n)
-        betas = thermo["beta"].values
+        betas = thermo[RUNG_DIM].values
         heat = thermo["heat_capacity"]
         inside = betas > 0
         value = np.interp(np.log(beta), np.log(betas[inside]), heat.sel(estimate="value")[inside])

@@ -47,7 +47,9 @@ __all__ = [
 
 
 class FamilyForm(NamedTuple):
-    """A random variable seen as a member of an exponential family."""
+    """A random variable seen as a member of an exponential family: its ``family``, its
+    natural parameters ``natural`` (a tensor, or a tuple for multi-component families) and
+    its ``fixed`` non-natural parameters by name (e.g. a binomial's ``n``)."""
 
     family: Family
     natural: Natural
@@ -64,10 +66,47 @@ def _family_form(op: Op, rv: TensorVariable, *params) -> FamilyForm:
 
 
 def register_family_form(op_type: type) -> Callable:
-    """Decorator registering ``form(op, rv, *dist_params) -> FamilyForm`` as the
-    exponential-family form of the random variables of ``op_type`` (how a distribution
-    defined elsewhere, such as the Ising model or a maximum-entropy solution, joins
-    :func:`entropy`, :func:`kl_divergence`, :func:`mean_parameters` and the rest)."""
+    r"""Decorator registering the exponential-family form of the random variables of an Op.
+
+    How a distribution defined elsewhere (PyMC's built-ins, the Ising model, a maximum-entropy
+    solution, a user's own Op) joins :func:`entropy`, :func:`kl_divergence`,
+    :func:`mean_parameters`, :func:`fisher_information` and the rest: the registered
+    ``form(op, rv, *dist_params)`` returns a :class:`FamilyForm` ``(family, eta, fixed)``,
+    the :class:`~pymc_statmech.Family` and the natural parameters :math:`\eta` of ``rv``.
+
+    Parameters
+    ----------
+    op_type : type
+        The Op class of the random variables (``type(rv.owner.op)``).
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function it registers.
+
+    Examples
+    --------
+    An exponential law parametrised by its rate :math:`r` is the exponential family with
+    :math:`T(x) = x` and :math:`\eta = -r`:
+
+    >>> import pymc_statmech as psm
+    >>> from pytensor.tensor.random.op import RandomVariable
+    >>> from pymc_statmech.expfam import families
+    >>> class ExpRateRV(RandomVariable):
+    ...     name, signature, dtype = "exp_rate", "()->()", "floatX"
+    ...     def rng_fn(self, rng, rate, size):
+    ...         return rng.exponential(1 / rate, size=size)
+    >>> @psm.register_family_form(ExpRateRV)
+    ... def _exp_rate_form(op, rv, rate):
+    ...     return psm.FamilyForm(families.exponential, -rate, {})
+    >>> round(float(psm.entropy(ExpRateRV()(2.0)).eval()), 12)  # 1 - log 2
+    0.30685281944
+    """
+    if not isinstance(op_type, type):
+        raise TypeError(
+            f"register_family_form takes the Op class of the random variables "
+            f"(type(rv.owner.op)), got {op_type!r}."
+        )
     return _family_form.register(op_type)
 
 

@@ -38,7 +38,7 @@ from pytensor.tensor.random.basic import (
 from pytensor.tensor.special import Softmax
 
 from pymc_statmech.expfam import families as F
-from pymc_statmech.expfam.api import FamilyForm, _family_form
+from pymc_statmech.expfam.api import FamilyForm, register_family_form
 from pymc_statmech.tensors import as_float_tensor
 
 __all__: list[str] = []
@@ -70,43 +70,43 @@ def _require_zero(value, name: str, what: str, meaning: str):
         )
 
 
-@_family_form.register(NormalRV)
+@register_family_form(NormalRV)
 def _(op, rv, mu, sigma):
     return _form(F.normal, _gaussian(mu, sigma))
 
 
-@_family_form.register(LogNormalRV)
+@register_family_form(LogNormalRV)
 def _(op, rv, mu, sigma):
     return _form(F.lognormal, _gaussian(mu, sigma))
 
 
-@_family_form.register(HalfNormalRV)
+@register_family_form(HalfNormalRV)
 def _(op, rv, loc, sigma):
     _require_zero(loc, "loc", "HalfNormal", "a location shift")
     return _form(F.half_normal, -0.5 / pt.square(sigma))
 
 
-@_family_form.register(ExponentialRV)
+@register_family_form(ExponentialRV)
 def _(op, rv, scale):
     return _form(F.exponential, -1.0 / scale)
 
 
-@_family_form.register(GammaRV)
+@register_family_form(GammaRV)
 def _(op, rv, alpha, scale):
     return _form(F.gamma, _pair(alpha - 1, -1.0 / scale))
 
 
-@_family_form.register(InvGammaRV)
+@register_family_form(InvGammaRV)
 def _(op, rv, alpha, beta):
     return _form(F.inverse_gamma, _pair(-alpha - 1, -beta))
 
 
-@_family_form.register(BetaRV)
+@register_family_form(BetaRV)
 def _(op, rv, a, b):
     return _form(F.beta, _pair(a - 1, b - 1))
 
 
-@_family_form.register(DirichletRV)
+@register_family_form(DirichletRV)
 def _(op, rv, alpha):
     return _form(F.dirichlet, alpha - 1)
 
@@ -128,69 +128,69 @@ def _log_probabilities(p):
     return pt.log(p)
 
 
-@_family_form.register(BernoulliRV)
+@register_family_form(BernoulliRV)
 def _(op, rv, p):
     return _form(F.bernoulli, _logit(p))
 
 
-@_family_form.register(BinomialRV)
+@register_family_form(BinomialRV)
 def _(op, rv, n, p):
     return _form(F.binomial, _logit(p), n=n)
 
 
-@_family_form.register(PoissonRV)
+@register_family_form(PoissonRV)
 def _(op, rv, mu):
     return _form(F.poisson, pt.log(mu))
 
 
-@_family_form.register(GeometricRV)
+@register_family_form(GeometricRV)
 def _(op, rv, p):
     return _form(F.geometric_trials, pt.log1p(-p))
 
 
-@_family_form.register(NegBinomialRV)
+@register_family_form(NegBinomialRV)
 def _(op, rv, n, p):
     return _form(F.negative_binomial, pt.log1p(-p), r=n)
 
 
-@_family_form.register(CategoricalRV)
+@register_family_form(CategoricalRV)
 def _(op, rv, p):
     return _form(F.categorical, _log_probabilities(p))
 
 
-@_family_form.register(MultinomialRV)
+@register_family_form(MultinomialRV)
 def _(op, rv, n, p):
     return _form(F.multinomial, _log_probabilities(p), n=n)
 
 
-@_family_form.register(MvNormalRV)
+@register_family_form(MvNormalRV)
 def _(op, rv, mu, cov):
     precision = pt.linalg.inv(cov)
     h = (precision @ pt.shape_padright(mu, 1))[..., 0]
     return _form(F.mvnormal, (h, -0.5 * precision))
 
 
-@_family_form.register(VonMisesRV)
+@register_family_form(VonMisesRV)
 def _(op, rv, mu, kappa):
     return _form(F.von_mises, _pair(kappa * pt.cos(mu), kappa * pt.sin(mu)))
 
 
-@_family_form.register(WaldRV)
+@register_family_form(WaldRV)
 def _(op, rv, mu, lam, alpha):
     _require_zero(alpha, "alpha", "Wald", "a location shift")
     return _form(F.inverse_gaussian, _pair(-lam / (2 * pt.square(mu)), -lam / 2))
 
 
-@_family_form.register(WeibullBetaRV)
+@register_family_form(WeibullBetaRV)
 def _(op, rv, alpha, beta):
     return _form(F.weibull, -(beta ** (-alpha)), alpha=alpha)
 
 
-@_family_form.register(ParetoRV)
+@register_family_form(ParetoRV)
 def _(op, rv, alpha, m):
     return _form(F.pareto, -alpha - 1, m=m)
 
 
-@_family_form.register(LaplaceRV)
+@register_family_form(LaplaceRV)
 def _(op, rv, mu, b):
     return _form(F.laplace, -1.0 / b, mu=mu)

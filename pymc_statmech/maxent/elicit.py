@@ -20,7 +20,6 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.logprob.utils import ParameterValueError
 from pymc.pytensorf import rewrite_graph
-from pytensor.compile.mode import Mode
 from pytensor.gradient import NullTypeGradError
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
@@ -28,6 +27,7 @@ from pytensor.graph.utils import MethodNotDefined
 from pytensor.scalar.math import TriGamma
 from scipy import optimize, special
 
+from pymc_statmech._compile import LIGHT_NUMBA_MODE
 from pymc_statmech.expfam import entropy as _exact_entropy
 from pymc_statmech.maxent.domains import exp_sinh_unit, tanh_sinh_unit, trapezoid_in_t
 
@@ -357,10 +357,6 @@ class _Quantities:
         return total, mean, pt.sum(p * (x - mean) ** 2) / total, -pt.sum(p * logp)
 
 
-# Numba, whose special functions are exact (C's trigamma is off by 1e-9), with the light "o2"
-# rewrites (fast_compile plus fusion): they halve the compile time of the large second-derivative
-# graphs and evaluate as fast as fast_run here.
-_MODE = Mode(linker="numba", optimizer="o2")
 # (family, free, fixed names, summaries, edges) -> compiled function
 # (*theta, *nu, lower, upper, mass, fixed values, targets)
 #   -> (r, J, entropy, mass, mass error estimate, whole-support normalisation)
@@ -431,7 +427,7 @@ def _build(family, spec, free, fixed_names, summaries, edges, exact_entropy):
     fn = pytensor.function(
         [*theta, *nu, lower, upper, mass, fixed_values, targets],
         outputs,
-        mode=_MODE,
+        mode=LIGHT_NUMBA_MODE,
         on_unused_input="ignore",
     )
     fn.trust_input = True

@@ -56,6 +56,7 @@ import pytensor.tensor as pt
 from scipy.special import gammaln
 
 from pymc_statmech.expfam import families
+from pymc_statmech.expfam.distributions import NaturalGeometric
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
 from pymc_statmech.tensors import as_float_tensor
 
@@ -244,8 +245,6 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
 
 
 def _natural_geometric(E):
-    from pymc_statmech.expfam.distributions import NaturalGeometric
-
     return NaturalGeometric.dist(eta=pt.log(E[..., 0] / (1 + E[..., 0])))
 
 

@@ -33,10 +33,11 @@ from pytensor.tensor.sharedvar import TensorSharedVariable
 from scipy.special import logsumexp
 
 from pymc_statmech._compile import eager_function
-from pymc_statmech.expfam.family import Family
 from pymc_statmech.maxent.constraints import Constraint, InfeasibleConstraintsError
 from pymc_statmech.maxent.domains import Circle, Discrete, Domain, Grid, Integers, RealLine
+from pymc_statmech.maxent.known import recognise
 from pymc_statmech.maxent.solve import solve_dual, solve_dual_numpy
+from pymc_statmech.maxent.variable import solution_family, solution_variable
 from pymc_statmech.tensors import widen_constants
 
 __all__ = ["MaxEntProblem", "MaxEntSolution", "maxent_solve"]
@@ -86,7 +87,19 @@ def _free_random_variables(outputs: Sequence[Variable], x: Variable) -> list[Var
 
 @dataclass
 class MaxEntProblem:
-    """A domain, its constraints and a base measure, with the symbolic pieces they imply."""
+    r"""A domain, its constraints and a base measure, with the symbolic pieces they imply.
+
+    Attributes
+    ----------
+    value : TensorVariable
+        The symbolic points ``x`` (a vector) of which the graphs below are functions.
+    statistic_graphs : list of TensorVariable
+        :math:`T_k(x)`, one per constraint, float64.
+    log_base_graph : TensorVariable
+        :math:`\log q(x)`, float64.
+    targets : TensorVariable or None
+        The targets stacked on the last axis (``None`` without constraints).
+    """
 
     domain: Domain
     constraints: list[Constraint]
@@ -115,13 +128,21 @@ class MaxEntProblem:
                 )
         self.log_base = _log_base(self.base, self.domain)
         x = pt.dvector("x")
-        self._x = x
-        self._stats = [pt.as_tensor_variable(c.statistic(x)).astype("float64") for c in self]
-        self._stats = [s if s.ndim == 1 else pt.broadcast_to(s, x.shape) for s in self._stats]
-        self._logq = pt.broadcast_to(self.log_base(x), x.shape).astype("float64")
+        self.value = x
+        self.statistic_graphs = [
+            pt.as_tensor_variable(c.statistic(x)).astype("float64") for c in self
+        ]
+        self.statistic_graphs = [
+            s if s.ndim == 1 else pt.broadcast_to(s, x.shape) for s in self.statistic_graphs
+        ]
+        self.log_base_graph = pt.broadcast_to(self.log_base(x), x.shape).astype("float64")
         targets = [pt.as_tensor_variable(c.target).astype("float64") for c in self]
         self.targets = pt.stack(pt.broadcast_arrays(*targets), axis=-1) if targets else None
-        outputs = [*self._stats, self._logq, *([self.targets] if self.targets is not None else [])]
+        outputs = [
+            *self.statistic_graphs,
+            self.log_base_graph,
+            *([self.targets] if self.targets is not None else []),
+        ]
         self.free = _free_random_variables(outputs, x)
 
         # Symbolic when anything but x can change: model variables or shared data.
@@ -132,7 +153,7 @@ class MaxEntProblem:
             )
 
         self.symbolic = varies(outputs)
-        self.symbolic_statistics = varies([*self._stats, self._logq])
+        self.symbolic_statistics = varies([*self.statistic_graphs, self.log_base_graph])
 
     def __iter__(self):
         return iter(self.constraints)
@@ -151,13 +172,13 @@ class MaxEntProblem:
         placeholders = [v.type() for v in self.free]
         mapping = dict(zip(self.free, placeholders, strict=True))
         targets = self.targets if self.targets is not None else pt.zeros((0,))
-        outs = [*self._stats, self._logq, targets]
+        outs = [*self.statistic_graphs, self.log_base_graph, targets]
         outs = graph_replace(outs, mapping, strict=False) if mapping else outs
         kwargs = {"on_unused_input": "ignore"}
         # The statistics take only the model variables they use (none for fixed statistics).
         used = set(ancestors(outs[:-1]))
         self._statistics_inputs = [i for i, v in enumerate(placeholders) if v in used]
-        inputs = [self._x, *(placeholders[i] for i in self._statistics_inputs)]
+        inputs = [self.value, *(placeholders[i] for i in self._statistics_inputs)]
         statistics = eager_function(inputs, outs[:-1], **kwargs)
         return statistics, eager_function(placeholders, outs[-1], **kwargs)
 
@@ -587,8 +608,16 @@ class MaxEntSolution:
         :math:`E_p[T]` on the measure.
     residuals : ndarray or TensorVariable
         ``moments - targets``.
+    targets : ndarray or TensorVariable
+        :math:`c`, the targets solved for (last axis: one per constraint).
     family : Family
-        The solution's exponential family (statistics = constraint functions).
+        The solution's exponential family (statistics = constraint functions); its ``measure``
+        gives the nodes and their probabilities.
+    grid : Grid
+        The measure: nodes, log quadrature weights (and those of the nested half rule).
+    node_statistics, node_log_base, node_log_weights : TensorVariable
+        :math:`T` at the nodes ``(d, n)``, :math:`\log q` at the nodes ``(n,)``, and the log
+        weights of the measure, :math:`\log w + \log q` ``(n,)``.
     closed_form : KnownForm or None
         The classical distribution recognised, if any; :meth:`distribution` returns it.
 
@@ -603,27 +632,34 @@ class MaxEntSolution:
         self.constraints = problem.constraints
         self.symbolic = problem.symbolic
         nodes = pt.as_tensor_variable(grid.nodes)
-        self._T = graph_replace(
-            pt.stack(problem._stats) if len(problem) else pt.zeros((0, 1)),
-            {problem._x: nodes},
+        self.node_statistics = graph_replace(
+            pt.stack(problem.statistic_graphs) if len(problem) else pt.zeros((0, 1)),
+            {problem.value: nodes},
             strict=False,
         )
-        self._logq = graph_replace(problem._logq, {problem._x: nodes}, strict=False)
-        self._logw = pt.as_tensor_variable(grid.log_weights) + self._logq
-        self.family = solution_family(
-            problem, grid.nodes, self._T, self._logw, self._logq, np.asarray(lam0).reshape(-1)
+        self.node_log_base = graph_replace(
+            problem.log_base_graph, {problem.value: nodes}, strict=False
         )
-        from pymc_statmech.maxent.known import recognise
-
+        self.node_log_weights = pt.as_tensor_variable(grid.log_weights) + self.node_log_base
+        self.family = solution_family(
+            problem,
+            grid.nodes,
+            self.node_statistics,
+            self.node_log_weights,
+            self.node_log_base,
+            np.asarray(lam0).reshape(-1),
+        )
         self.closed_form = recognise(problem)
         # Multipliers at the typical targets, where the measure was built: Newton's start.
         self.start = np.asarray(lam0, dtype="float64").reshape(-1)
         if problem.symbolic:
             targets = problem.targets if problem.targets is not None else pt.zeros((0,))
             self.multipliers = (
-                solve_dual(self._T, self._logw, targets, self.start) if len(problem) else targets
+                solve_dual(self.node_statistics, self.node_log_weights, targets, self.start)
+                if len(problem)
+                else targets
             )
-            self._targets = targets
+            self.targets = targets
         else:
             T, logq = problem.statistics_at(grid.nodes)
             logw = grid.log_weights + logq
@@ -642,7 +678,7 @@ class MaxEntSolution:
                         _fail(problem, target[idx], "the truncation is too short for it.")
                 _check_nested(problem, grid, T, logq, target[idx], lam[idx], strict=True)
             self.multipliers = lam
-            self._targets = target
+            self.targets = target
 
     # -- values ---------------------------------------------------------------------------------
     def _value(self, expr):
@@ -659,7 +695,7 @@ class MaxEntSolution:
     @property
     def residuals(self):
         return self._value(
-            self.family.mean_parameters(pt.as_tensor_variable(self.multipliers)) - self._targets
+            self.family.mean_parameters(pt.as_tensor_variable(self.multipliers)) - self.targets
         )
 
     @property
@@ -671,7 +707,7 @@ class MaxEntSolution:
         if self.problem.base is None:
             raise ValueError("relative_entropy needs a base measure; this problem has none.")
         lam = pt.as_tensor_variable(self.multipliers)
-        return self._value(pt.sum(lam * self._targets, axis=-1) - self.family.log_partition(lam))
+        return self._value(pt.sum(lam * self.targets, axis=-1) - self.family.log_partition(lam))
 
     def logpdf(self, x):
         """Log density (w.r.t. Lebesgue or counting measure) at ``x``; -inf off the domain."""
@@ -687,57 +723,12 @@ class MaxEntSolution:
 
     def distribution(self, **kwargs):
         """The solution as a PyMC distribution (``.dist``): the closed form when recognised."""
-        from pymc_statmech.maxent.distribution import MaxEnt
-
-        return MaxEnt.dist(solution=self, **kwargs)
+        return solution_variable(self, **kwargs)
 
     def __repr__(self):
         listed = "; ".join(repr(c) for c in self.constraints) or "no constraints"
         form = f", closed form {self.closed_form.name}" if self.closed_form else ""
         return f"MaxEntSolution({self.domain!r}: {listed}{form})"
-
-
-def solution_family(problem: MaxEntProblem, nodes, T_nodes, logw, logq_nodes, start) -> Family:
-    """The solution's exponential family on a measure: statistics = the constraint functions,
-    log-partition = the logsumexp over the nodes, mean-to-natural map = the dual Op, and the
-    nodes with their probabilities as the family's measure."""
-    d = len(problem)
-    domain = problem.domain
-
-    def statistics(x):
-        return [pt.as_tensor_variable(c.statistic(x)).astype("float64") for c in problem]
-
-    def scores(eta):
-        return pt.tensordot(eta, T_nodes, axes=[[-1], [0]]) + logw
-
-    def log_partition(eta):
-        return pt.logsumexp(scores(eta), axis=-1)
-
-    def measure(eta):
-        return pt.as_tensor_variable(nodes), pt.special.log_softmax(scores(eta), axis=-1)
-
-    def expected_log_base(eta):
-        weights = pt.special.softmax(scores(eta), axis=-1)
-        # Nodes outside the base's support carry no weight (0 * -inf is not 0 in IEEE).
-        return pt.sum(weights * pt.switch(pt.isinf(logq_nodes), 0.0, logq_nodes), axis=-1)
-
-    return Family(
-        name="MaxEnt",
-        statistics=statistics,
-        log_partition=log_partition,
-        log_base_measure=lambda x: pt.broadcast_to(problem.log_base(x), x.shape),
-        natural_ndims=(1,),
-        value_ndim=0,
-        natural_domain=lambda eta: [(pt.all(pt.isfinite(eta), axis=-1), "finite multipliers")],
-        in_support=domain.contains,
-        support=repr(domain),
-        discrete=domain.discrete,
-        component_sizes=(d,),
-        expected_log_base_measure=expected_log_base,
-        natural_from_mean_closed=lambda mu: solve_dual(T_nodes, logw, mu, start),
-        measure=measure,
-        reference="Jaynes (1957); Wainwright and Jordan (2008), section 3.1.",
-    )
 
 
 def maxent_solve(domain: Domain, constraints: Sequence[Constraint] = (), base: Any = None):
