@@ -345,3 +345,83 @@ def test_beta_and_dirichlet_entropies_against_mpmath(alpha):
     )
     dist = pm.Beta.dist(*alpha) if len(alpha) == 2 else pm.Dirichlet.dist(alpha)
     assert float(value(psm.entropy(dist))) == pytest.approx(float(exact), rel=1e-13, abs=1e-13)
+
+
+# -- the package's structure ------------------------------------------------------------------
+
+
+def _package_imports():
+    """``{module: {imported module, ...}}`` over every ``from pymc_statmech... import`` of the
+    package, deferred ones included (``if TYPE_CHECKING`` blocks excluded), with the names each
+    import takes."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(psm.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    imports = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for node in ast.walk(block)
+        }
+        imports[name] = [
+            (node.module, [alias.name for alias in node.names])
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and id(node) not in typing_only
+            and (node.module or "").startswith("pymc_statmech")
+        ]
+    return modules, imports
+
+
+def test_the_package_has_no_import_cycles():
+    modules, imports = _package_imports()
+    edges = {
+        name: {
+            target
+            for module, names in found
+            for target in (module, *(f"{module}.{n}" for n in names))
+            # a module importing from its own package's __init__ is the package loading it
+            if target in modules and target != name and not name.startswith(f"{target}.")
+        }
+        for name, found in imports.items()
+    }
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for target in sorted(edges[node]):
+            if state.get(target) == "open":
+                cycle = [*path[path.index(target) :], target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, [*path, target])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+
+
+def test_no_private_name_is_imported_from_another_subpackage():
+    _, imports = _package_imports()
+
+    def home(module):  # the subpackage (or top-level module) a module belongs to
+        parts = module.split(".")
+        return ".".join(parts[:2])
+
+    crossing = [
+        f"{name} imports {n} from {module}"
+        for name, found in imports.items()
+        for module, names in found
+        for n in names
+        if n.startswith("_") and not n.startswith("__") and home(module) != home(name)
+    ]
+    assert not crossing, crossing
