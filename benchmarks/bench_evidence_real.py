@@ -102,7 +102,7 @@ def schools(centred: bool):
 
 def _importance_reference(model, n=400_000, seed=0):
     """log Z by importance sampling from a Student-t (5 dof) at the Laplace fit, unconstrained."""
-    from pymc_statmech.evidence.terms import ModelTerms
+    from pymc_statmech.model_terms import ModelTerms
 
     terms = ModelTerms(model)
     laplace = psm.free_energy(None, model, method="laplace")

@@ -29,86 +29,9 @@ import numpy as np
 
 from pymc_statmech import __version__, reporting
 
-__all__ = ["FAMILY_TABLE", "build_parser", "main", "show_families"]
+__all__ = ["build_parser", "family_catalogue", "main", "show_families"]
 
 SUBCOMMANDS = ("demo", "maxent", "ising-lnz", "tour", "families")
-
-#: The families in natural parameters: (class, eta, T(x), A(eta), support).
-FAMILY_TABLE: tuple[tuple[str, str, str, str, str], ...] = (
-    ("NaturalBernoulli", "logit p", "x", "log(1 + e^eta)", "{0, 1}"),
-    ("NaturalBinomial(n)", "logit p", "x", "n log(1 + e^eta)", "{0, ..., n}"),
-    ("NaturalPoisson", "log rate", "x", "e^eta", "{0, 1, 2, ...}"),
-    ("NaturalGeometric", "log(1 - p) < 0", "x", "-log(1 - e^eta)", "{0, 1, 2, ...}"),
-    ("NaturalNegativeBinomial(r)", "log(1 - p) < 0", "x", "-r log(1 - e^eta)", "{0, 1, 2, ...}"),
-    ("NaturalCategorical", "K logits", "onehot(x)", "logsumexp(eta)", "{0, ..., K-1}"),
-    ("NaturalMultinomial(n)", "K logits", "x", "n logsumexp(eta)", "counts summing to n"),
-    ("NaturalExponential", "-rate < 0", "x", "-log(-eta)", "x >= 0"),
-    (
-        "NaturalNormal",
-        "(mu/s2, -1/(2 s2))",
-        "(x, x^2)",
-        "-eta1^2/(4 eta2) - log(-2 eta2)/2",
-        "real line",
-    ),
-    ("NaturalLogNormal", "(mu/s2, -1/(2 s2))", "(log x, log^2 x)", "as Normal", "x > 0"),
-    (
-        "NaturalGamma",
-        "(alpha - 1, -beta)",
-        "(log x, x)",
-        "lgamma(eta1 + 1) - (eta1 + 1) log(-eta2)",
-        "x > 0",
-    ),
-    (
-        "NaturalInverseGamma",
-        "(-alpha - 1, -beta)",
-        "(log x, 1/x)",
-        "lgamma(-eta1 - 1) + (eta1 + 1) log(-eta2)",
-        "x > 0",
-    ),
-    (
-        "NaturalBeta",
-        "(alpha - 1, beta - 1)",
-        "(log x, log(1 - x))",
-        "log B(eta1 + 1, eta2 + 1)",
-        "0 < x < 1",
-    ),
-    (
-        "NaturalDirichlet",
-        "alpha - 1",
-        "log x",
-        "sum lgamma(alpha_i) - lgamma(sum alpha_i)",
-        "open simplex",
-    ),
-    (
-        "NaturalVonMises",
-        "kappa (cos mu, sin mu)",
-        "(cos x, sin x)",
-        "log(2 pi I0(|eta|))",
-        "[-pi, pi]",
-    ),
-    (
-        "NaturalInverseGaussian",
-        "(-lam/(2 mu^2), -lam/2)",
-        "(x, 1/x)",
-        "-2 sqrt(eta1 eta2) - log(-2 eta2)/2",
-        "x > 0",
-    ),
-    (
-        "NaturalMvNormal(h, precision)",
-        "(h, -P/2), h = P mu",
-        "(x, x x^T)",
-        "h^T P^-1 h / 2 - log det P / 2",
-        "R^k",
-    ),
-    (
-        "NaturalWishart",
-        "(-V^-1/2, (nu - k - 1)/2)",
-        "(X, log det X)",
-        "-nu/2 log det(-Theta) + log Gamma_k(nu/2)",
-        "SPD matrices",
-    ),
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # the parser
@@ -517,6 +440,28 @@ def _ising_command(args, console) -> int:
 # ---------------------------------------------------------------------------------------------
 # the catalogue
 # ---------------------------------------------------------------------------------------------
+def family_catalogue() -> list[tuple[str, str, str, str, str]]:
+    """The ``Natural*`` distributions as rows ``(class, eta, T(x), A(eta), support)``, read from
+    their families' declarations (``Family.notation`` and ``Family.support``).
+
+    Returns
+    -------
+    list of tuple of str
+        One row per distribution; fixed parameters follow the class name, e.g.
+        ``NaturalBinomial(n)``.
+    """
+    from pymc_statmech.expfam import distributions
+
+    rows = []
+    for name in distributions.__all__:
+        family = getattr(getattr(distributions, name), "family", None)
+        if family is None:  # the base class
+            continue
+        fixed = f"({', '.join(family.fixed)})" if family.fixed else ""
+        rows.append((name + fixed, *family.notation, family.support))
+    return rows
+
+
 def show_families(console=None) -> None:
     """Print the catalogue of exponential families as a table.
 
@@ -531,8 +476,8 @@ def show_families(console=None) -> None:
     console = console or reporting.console()
     table = Table(title="Exponential families in natural parameters", show_lines=False)
     for col in ("distribution", "eta", "T(x)", "A(eta)", "support"):
-        table.add_column(col, overflow="fold")
-    for row in FAMILY_TABLE:
+        table.add_column(col, overflow="fold", no_wrap=col == "distribution")
+    for row in family_catalogue():
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
     console.print(

@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from pymc_statmech import demo
 from pymc_statmech.boltzmann.exact import spin_table
 from pymc_statmech.boltzmann.lattice import ising_structure
-from pymc_statmech.cli import main
+from pymc_statmech.cli import family_catalogue, main
 
 
 @pytest.mark.slow
@@ -175,3 +175,16 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
 )
 def test_report_numbers_carry_their_error_precision(value, error, text):
     assert demo._plus_minus(value, error) == text
+
+
+def test_the_families_catalogue_is_read_from_the_declarations(capsys):
+    from pymc_statmech.expfam import distributions
+
+    rows = family_catalogue()
+    natural = [n for n in distributions.__all__ if hasattr(getattr(distributions, n), "family")]
+    assert [row[0].split("(")[0] for row in rows] == natural
+    for row in rows:
+        assert len(row) == 5 and all(row), row  # every family declares its notation
+    assert ("NaturalBinomial(n)", "logit p", "x", "n log(1 + e^eta)", "x in {0, 1, ..., n}") in rows
+    assert main(["families"]) == 0
+    assert "NaturalInverseGaussian" in capsys.readouterr().out

@@ -60,10 +60,10 @@ def ising_thermodynamics(
     h: Any = 0.0,
     beta: Any = 1.0,
     lattice: Any = None,
-    graph: Any = None,
-    boundary: str | tuple[str, ...] = "periodic",
-    method: str = "auto",
     *,
+    method: str = "auto",
+    boundary: str | tuple[str, ...] = "periodic",
+    graph: Any = None,
     n_spins: int | None = None,
 ) -> xr.Dataset:
     r"""Log-partition, free energy, energy, heat capacity, entropy and magnetisation per spin.
@@ -83,8 +83,9 @@ def ising_thermodynamics(
         and Kaufman's formula applies to periodic lattices.
     beta : float or 1-D array
         Inverse temperatures (1 / energy units); the ``beta`` coordinate of the result.
-    lattice, graph, boundary, method, n_spins :
-        As in :func:`~pymc_statmech.boltzmann.ising_log_partition`. ``"auto"`` is exact or
+    lattice, method, boundary, graph, n_spins :
+        As in :func:`~pymc_statmech.boltzmann.ising_log_partition` (all but ``lattice``
+        by keyword). ``"auto"`` is exact or
         raises :class:`~pymc_statmech.boltzmann.IsingTooLargeError`; ``"mean_field"`` and
         ``"bethe"`` give the thermodynamics of the approximation (heat capacity NaN), with a
         warning.

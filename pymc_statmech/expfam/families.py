@@ -116,6 +116,7 @@ def _nonneg_int(x):
 # ---------------------------------------------------------------------------------------------
 bernoulli = Family(
     name="Bernoulli",
+    notation=("logit p", "x", "log(1 + e^eta)"),
     statistics=lambda x: x,
     log_partition=lambda eta: pt.softplus(eta),
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
@@ -144,6 +145,7 @@ def _binomial_log_h(x, n):
 
 binomial = Family(
     name="Binomial",
+    notation=("logit p", "x", "n log(1 + e^eta)"),
     statistics=lambda x, n: x,
     log_partition=lambda eta, n: n * pt.softplus(eta),
     log_base_measure=lambda x, n: _binomial_log_h(pt.clip(x, 0, n), n),
@@ -174,6 +176,7 @@ binomial = Family(
 
 poisson = Family(
     name="Poisson",
+    notation=("log rate", "x", "e^eta"),
     statistics=lambda x: x,
     log_partition=lambda eta: pt.exp(eta),
     log_base_measure=lambda x: -pt.gammaln(pt.maximum(x, 0) + 1),
@@ -195,6 +198,7 @@ poisson = Family(
 
 geometric = Family(
     name="Geometric",
+    notation=("log(1 - p) < 0", "x", "-log(1 - e^eta)"),
     statistics=lambda x: x,
     log_partition=lambda eta: -pt.log1mexp(eta),
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
@@ -228,6 +232,7 @@ def _negbin_log_h(x, r):
 
 negative_binomial = Family(
     name="NegativeBinomial",
+    notation=("log(1 - p) < 0", "x", "-r log(1 - e^eta)"),
     statistics=lambda x, r: x,
     log_partition=lambda eta, r: -r * pt.log1mexp(eta),
     log_base_measure=lambda x, r: _negbin_log_h(pt.maximum(x, 0), r),
@@ -286,6 +291,7 @@ def _softmax_kl(eta_p, eta_q):
 
 categorical = Family(
     name="Categorical",
+    notation=("K logits", "onehot(x)", "logsumexp(eta)"),
     statistics=None,
     dot_statistics=lambda eta, x: _take_last(eta, x),
     log_partition=lambda eta: pt.logsumexp(eta, axis=-1),
@@ -324,6 +330,7 @@ def _multinomial_expected_log_h(eta, n):
 
 multinomial = Family(
     name="Multinomial",
+    notation=("K logits", "x", "n logsumexp(eta)"),
     statistics=lambda x, n: x,
     log_partition=lambda eta, n: n * pt.logsumexp(eta, axis=-1),
     log_base_measure=lambda x, n: _multinomial_log_h(pt.maximum(x, 0), n),
@@ -364,6 +371,7 @@ def _multinomial_point(eta, n):
 # ---------------------------------------------------------------------------------------------
 exponential = Family(
     name="Exponential",
+    notation=("-rate < 0", "x", "-log(-eta)"),
     statistics=lambda x: x,
     log_partition=lambda eta: -pt.log(-eta),
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
@@ -420,6 +428,7 @@ def _squares(x):
 
 normal = Family(
     name="Normal",
+    notation=("(mu/s2, -1/(2 s2))", "(x, x^2)", "-eta1^2/(4 eta2) - log(-2 eta2)/2"),
     statistics=_squares,
     log_partition=_normal_A,
     log_base_measure=lambda x: pt.full_like(x, -0.5 * LOG_2PI, dtype="float64"),
@@ -453,6 +462,7 @@ def _safe_log(x):
 
 lognormal = Family(
     name="LogNormal",
+    notation=("(mu/s2, -1/(2 s2))", "(log x, log^2 x)", "-eta1^2/(4 eta2) - log(-2 eta2)/2"),
     statistics=lambda x: _squares(_safe_log(x)),
     log_partition=_normal_A,
     log_base_measure=lambda x: -0.5 * LOG_2PI - _safe_log(x),
@@ -484,6 +494,7 @@ def _gamma_draw(rng, size, eta):
 
 gamma = Family(
     name="Gamma",
+    notation=("(alpha - 1, -beta)", "(log x, x)", "lgamma(eta1 + 1) - (eta1 + 1) log(-eta2)"),
     statistics=lambda x: [_safe_log(x), x],
     log_partition=lambda eta: (
         pt.gammaln(eta[..., 0] + 1) - (eta[..., 0] + 1) * pt.log(-eta[..., 1])
@@ -587,6 +598,7 @@ def _inverse_gamma_draw(rng, size, eta):
 
 inverse_gamma = Family(
     name="InverseGamma",
+    notation=("(-alpha - 1, -beta)", "(log x, 1/x)", "lgamma(-eta1 - 1) + (eta1 + 1) log(-eta2)"),
     statistics=lambda x: [_safe_log(x), 1 / pt.switch(x > 0, x, 1.0)],
     log_partition=lambda eta: (
         pt.gammaln(-eta[..., 0] - 1) - (-eta[..., 0] - 1) * pt.log(-eta[..., 1])
@@ -633,6 +645,7 @@ def _beta_start(mu):
 
 beta = Family(
     name="Beta",
+    notation=("(alpha - 1, beta - 1)", "(log x, log(1 - x))", "log B(eta1 + 1, eta2 + 1)"),
     statistics=lambda x: [_safe_log(x), _safe_log(1 - x)],
     log_partition=_beta_A,
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
@@ -661,6 +674,7 @@ def _dirichlet_A(eta):
 
 dirichlet = Family(
     name="Dirichlet",
+    notation=("alpha - 1", "log x", "sum lgamma(alpha_i) - lgamma(sum alpha_i)"),
     statistics=lambda x: _safe_log(x),
     log_partition=_dirichlet_A,
     log_base_measure=lambda x: pt.zeros_like(x[..., 0], dtype="float64"),
@@ -748,6 +762,7 @@ def _von_mises_params(eta):
 
 von_mises = Family(
     name="VonMises",
+    notation=("kappa (cos mu, sin mu)", "(cos x, sin x)", "log(2 pi I0(|eta|))"),
     statistics=lambda x: [pt.cos(x), pt.sin(x)],
     log_partition=_von_mises_A,
     log_base_measure=lambda x: pt.zeros_like(x, dtype="float64"),
@@ -802,6 +817,7 @@ def _inverse_gaussian_expected_log_x(eta):
 
 inverse_gaussian = Family(
     name="InverseGaussian",
+    notation=("(-lam/(2 mu^2), -lam/2)", "(x, 1/x)", "-2 sqrt(eta1 eta2) - log(-2 eta2)/2"),
     statistics=lambda x: [x, 1 / pt.switch(x > 0, x, 1.0)],
     log_partition=lambda eta: (
         -2 * pt.sqrt(eta[..., 0] * eta[..., 1]) - 0.5 * pt.log(-2 * eta[..., 1])
@@ -918,6 +934,7 @@ def _mvnormal_natural(mu):
 
 mvnormal = Family(
     name="MvNormal",
+    notation=("(h, -P/2), h = P mu", "(x, x x^T)", "h^T P^-1 h / 2 - log det P / 2"),
     statistics=lambda x: (x, x[..., :, None] * x[..., None, :]),
     log_partition=_mvnormal_A,
     log_base_measure=lambda x: pt.full_like(
@@ -987,6 +1004,11 @@ def _wishart_draw(rng, size, eta):
 
 wishart = Family(
     name="Wishart",
+    notation=(
+        "(-V^-1/2, (nu - k - 1)/2)",
+        "(X, log det X)",
+        "-nu/2 log det(-Theta) + log Gamma_k(nu/2)",
+    ),
     statistics=lambda x: (x, _logdet_pd(x)),
     log_partition=_wishart_A,
     log_base_measure=lambda x: pt.zeros_like(x[..., 0, 0], dtype="float64"),

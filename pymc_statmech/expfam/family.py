@@ -154,6 +154,9 @@ class Family:
         solution). With it, :func:`~pymc_statmech.kl_divergence` and
         :func:`~pymc_statmech.cross_entropy` reach distributions of any other family as
         :math:`E_p[\log p - \log q]` on these nodes.
+    notation : tuple of str, optional
+        :math:`\eta`, :math:`T(x)` and :math:`A(\eta)` in plain text, for catalogues
+        (``pymc-statmech families``).
     reference : str
         A reference for the family's form.
 
@@ -189,6 +192,7 @@ class Family:
     logcdf: Callable[..., TensorVariable] | None = None
     icdf: Callable[..., TensorVariable] | None = None
     measure: Callable[..., tuple[TensorVariable, TensorVariable]] | None = None
+    notation: tuple[str, str, str] = ()
     reference: str = ""
 
     # -- structure ---------------------------------------------------------------------------
