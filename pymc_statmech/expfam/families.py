@@ -1046,6 +1046,7 @@ half_normal = Family(
     expected_log_base_measure=lambda eta: pt.full_like(eta, 0.5 * np.log(2 / np.pi)),
     natural_from_mean_closed=lambda mu: -1 / (2 * mu),
     point=lambda eta: pt.sqrt(-1 / (2 * eta)),
+    builtin=lambda eta: pm.HalfNormal.dist(sigma=pt.sqrt(-0.5 / eta)),
 )
 
 geometric_trials = Family(
@@ -1062,6 +1063,7 @@ geometric_trials = Family(
     natural_upper=0.0,
     expected_log_base_measure=lambda eta: pt.zeros_like(eta),
     natural_from_mean_closed=lambda mu: pt.log1p(-1 / mu),
+    builtin=lambda eta: pm.Geometric.dist(p=-pt.expm1(eta)),
     point=lambda eta: pt.cast(pt.floor(1 / -pt.expm1(eta)), "int64"),
 )
 
@@ -1100,6 +1102,7 @@ pareto = Family(
     fixed=("m",),
     expected_log_base_measure=lambda eta, m: pt.zeros_like(eta),
     natural_from_mean_closed=lambda mu, m: -1 - 1 / (mu - pt.log(m)),
+    builtin=lambda eta, m: pm.Pareto.dist(alpha=-eta - 1, m=m),
     point=lambda eta, m: m * 2 ** (1 / (-eta - 1)),
 )
 
@@ -1116,5 +1119,6 @@ laplace = Family(
     fixed=("mu",),
     expected_log_base_measure=lambda eta, mu: pt.zeros_like(eta),
     natural_from_mean_closed=lambda m, mu: -1 / m,
+    builtin=lambda eta, mu: pm.Laplace.dist(mu=mu, b=-1 / eta),
     point=lambda eta, mu: mu + pt.zeros_like(eta),
 )

@@ -435,7 +435,7 @@ class Family:
         # A KL divergence is >= 0; clip the rounding error of nearly equal parameters.
         return pt.maximum(kl, 0.0)
 
-    def natural_from_mean(self, mu: Any, *, n_steps: int = 40, **fixed) -> Natural:
+    def natural_from_mean(self, mu: Any, /, *, n_steps: int = 40, **fixed) -> Natural:
         r"""Natural parameters from mean parameters: the inverse of :math:`\nabla A`.
 
         Uses the family's closed form when it has one; otherwise a damped Newton iteration on

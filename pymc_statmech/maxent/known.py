@@ -8,7 +8,9 @@ measure) at probe points of the domain and solving for the affine map onto the f
 canonical statistics :math:`S`: :math:`T = M S + b`, and :math:`\log q = \log h + \beta\cdot S
 + \text{const}`. The family's mean parameters are then :math:`E[S] = M^{-1}(c - b)`, a
 differentiable function of the targets, and the family member is returned as the PyMC
-distribution with that mean.
+distribution with that mean. The canonical statistics, base measures and distributions are
+those declared in :mod:`pymc_statmech.expfam.families`; this module only says on which domains
+each family is the maximum-entropy solution.
 
 =====================  ===========================================  ====================
 domain                 constraints (span)                           solution
@@ -47,16 +49,16 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import gammaln
 
-from pymc_statmech.expfam import families
-from pymc_statmech.expfam.distributions import NaturalGeometric
+from pymc_statmech._compile import eager_function
+from pymc_statmech.expfam import distributions, families
+from pymc_statmech.expfam.family import Family
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
 from pymc_statmech.tensors import as_float_tensor
 
@@ -68,13 +70,56 @@ _SPAN_TOL = 1e-9
 
 @dataclass(frozen=True)
 class KnownForm:
-    """A classical maximum-entropy result: domain, canonical statistics, PyMC builder."""
+    """A classical maximum-entropy result: the domains where it applies and the family it is.
+
+    The canonical statistics, the base measure and the PyMC distribution all come from the
+    ``family``'s declaration in :mod:`pymc_statmech.expfam.families` (its fixed parameters read
+    from the domain by ``fixed``). ``components`` picks a sub-family of the declared one (the
+    other natural components 0), which then needs its own ``build``; a form with no family (the
+    uniform laws, no constraints) is its ``build`` alone.
+    """
 
     name: str
     applies: Callable[[Any], bool]
-    statistics: tuple[Callable[[np.ndarray], np.ndarray], ...]
-    build: Callable[..., Any]
-    log_base: Callable[[np.ndarray], np.ndarray] | None = None
+    family: Family | None = None
+    fixed: Callable[[Any], dict[str, float]] = field(default=lambda domain: {})
+    components: tuple[int, ...] | None = None
+    build: Callable[..., Any] | None = None
+
+    def canonical(self, x: np.ndarray, domain) -> tuple[np.ndarray, np.ndarray]:
+        """The family's statistics ``(k, len(x))`` and log base measure at the points ``x``."""
+        if self.family is None:
+            return np.zeros((0, x.size)), np.zeros(x.size)
+        fixed = {k: as_float_tensor(v) for k, v in self.fixed(domain).items()}
+        points = pt.dvector("x")
+        stats = self.family.statistics(points, **fixed)
+        stats = list(stats) if isinstance(stats, list | tuple) else [stats]
+        if self.components is not None:
+            stats = [stats[k] for k in self.components]
+        log_h = self.family.log_base_measure(points, **fixed)
+        values = eager_function([points], [*stats, log_h])(x)
+        return np.array(values[:-1]).reshape(len(stats), x.size), np.asarray(values[-1])
+
+    def distribution(self, means, domain):
+        """The PyMC distribution whose expected canonical statistics are ``means`` (batch +
+        (k,)): the family's own builder, else ``builtin`` at ``natural_from_mean(means)``,
+        else the family's ``Natural*`` distribution."""
+        if self.build is not None:
+            return self.build(means, domain)
+        fixed = {k: as_float_tensor(v) for k, v in self.fixed(domain).items()}
+        scalar = self.family.natural_ndims == (0,)
+        eta = self.family.natural_from_mean(means[..., 0] if scalar else means, **fixed)
+        if self.family.builtin is not None:
+            return self.family.builtin(eta, **fixed)
+        return _natural_distribution(self.family).dist(eta=eta, **fixed)
+
+
+def _natural_distribution(family: Family):
+    """The ``Natural*`` distribution declared with ``family``."""
+    for name in distributions.__all__:
+        if getattr(getattr(distributions, name), "family", None) is family:
+            return getattr(distributions, name)
+    raise LookupError(f"{family.name} has neither a PyMC built-in nor a Natural* distribution.")
 
 
 def _finite_integers(domain) -> tuple[int, int] | None:
@@ -87,165 +132,90 @@ def _finite_integers(domain) -> tuple[int, int] | None:
     return None
 
 
-def _interval(lower, upper):
-    def applies(domain):
-        return isinstance(domain, Interval) and (domain.lower, domain.upper) == (lower, upper)
-
-    return applies
+def _unit_interval(domain) -> bool:
+    return isinstance(domain, Interval) and (domain.lower, domain.upper) == (0.0, 1.0)
 
 
 def _half_line(domain) -> bool:
     return isinstance(domain, HalfLine) and domain.lower == 0
 
 
-def _newton(family, E):
-    # The family's own mean-to-natural map (closed form or Newton on its dual).
-    return family.natural_from_mean(E)
+def _integers_from(lower: int) -> Callable[[Any], bool]:
+    def applies(domain):
+        return (
+            isinstance(domain, Integers) and domain.lower == lower and not np.isfinite(domain.upper)
+        )
+
+    return applies
 
 
-def _gamma(E, domain):
-    eta = _newton(families.gamma, E[..., ::-1])  # gamma's statistics are (log x, x)
-    return pm.Gamma.dist(alpha=eta[..., 0] + 1, beta=-eta[..., 1])
+def _real_line(domain) -> bool:
+    return isinstance(domain, RealLine)
 
 
-def _inverse_gamma(E, domain):
-    eta = _newton(families.inverse_gamma, E)
-    return pm.InverseGamma.dist(alpha=-eta[..., 0] - 1, beta=-eta[..., 1])
-
-
-def _beta(E, domain):
-    eta = _newton(families.beta, E)
-    return pm.Beta.dist(alpha=eta[..., 0] + 1, beta=eta[..., 1] + 1)
-
-
-def _von_mises(E, domain):
-    eta = _newton(families.von_mises, E)
-    return pm.VonMises.dist(
-        mu=pt.arctan2(eta[..., 1], eta[..., 0]), kappa=pt.sqrt(eta[..., 0] ** 2 + eta[..., 1] ** 2)
-    )
-
-
-def _binomial_applies(domain) -> bool:
-    return isinstance(domain, Integers) and domain.lower == 0 and np.isfinite(domain.upper)
-
-
-def _binomial_base(domain):
-    n = domain.upper
-    return lambda k: gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+def _circle(domain) -> bool:
+    return isinstance(domain, Circle)
 
 
 KNOWN_FORMS: tuple[KnownForm, ...] = (
     KnownForm(
         "DiscreteUniform",
         lambda d: _finite_integers(d) is not None,
-        (),
-        lambda E, d: pm.DiscreteUniform.dist(
+        build=lambda E, d: pm.DiscreteUniform.dist(
             *(pt.as_tensor_variable(np.int64(v)) for v in _finite_integers(d))
         ),
     ),
     KnownForm(
         "Uniform",
         lambda d: isinstance(d, Interval),
-        (),
-        lambda E, d: pm.Uniform.dist(as_float_tensor(d.lower), as_float_tensor(d.upper)),
+        build=lambda E, d: pm.Uniform.dist(as_float_tensor(d.lower), as_float_tensor(d.upper)),
     ),
     KnownForm(
         "Uniform on the circle",
-        lambda d: isinstance(d, Circle),
-        (),
-        lambda E, d: pm.Uniform.dist(as_float_tensor(-np.pi), as_float_tensor(np.pi)),
+        _circle,
+        build=lambda E, d: pm.Uniform.dist(as_float_tensor(-np.pi), as_float_tensor(np.pi)),
     ),
-    KnownForm(
-        "Exponential",
-        _half_line,
-        (lambda x: x,),
-        lambda E, d: pm.Exponential.dist(lam=1 / E[..., 0]),
-    ),
-    KnownForm(
-        "HalfNormal",
-        _half_line,
-        (lambda x: x**2,),
-        lambda E, d: pm.HalfNormal.dist(sigma=pt.sqrt(E[..., 0])),
-    ),
-    KnownForm("Gamma", _half_line, (lambda x: x, np.log), _gamma),
-    KnownForm("InverseGamma", _half_line, (np.log, lambda x: 1 / x), _inverse_gamma),
-    KnownForm(
-        "LogNormal",
-        _half_line,
-        (np.log, lambda x: np.log(x) ** 2),
-        lambda E, d: pm.LogNormal.dist(mu=E[..., 0], sigma=pt.sqrt(E[..., 1] - E[..., 0] ** 2)),
-    ),
+    KnownForm("Exponential", _half_line, families.exponential),
+    KnownForm("HalfNormal", _half_line, families.half_normal),
+    KnownForm("Gamma", _half_line, families.gamma),
+    KnownForm("InverseGamma", _half_line, families.inverse_gamma),
+    KnownForm("LogNormal", _half_line, families.lognormal),
     KnownForm(
         "Pareto",
         lambda d: isinstance(d, HalfLine) and d.lower > 0,
-        (np.log,),
-        lambda E, d: pm.Pareto.dist(
-            alpha=1 / (E[..., 0] - np.log(d.lower)), m=as_float_tensor(d.lower)
-        ),
+        families.pareto,
+        fixed=lambda d: {"m": d.lower},
     ),
-    KnownForm(
-        "Normal",
-        lambda d: isinstance(d, RealLine),
-        (lambda x: x, lambda x: x**2),
-        lambda E, d: pm.Normal.dist(mu=E[..., 0], sigma=pt.sqrt(E[..., 1] - E[..., 0] ** 2)),
-    ),
-    KnownForm(
-        "Laplace",
-        lambda d: isinstance(d, RealLine),
-        (np.abs,),
-        lambda E, d: pm.Laplace.dist(as_float_tensor(0.0), E[..., 0]),
-    ),
-    KnownForm("Beta", _interval(0.0, 1.0), (np.log, lambda x: np.log1p(-x)), _beta),
+    KnownForm("Normal", _real_line, families.normal),
+    KnownForm("Laplace", _real_line, families.laplace, fixed=lambda d: {"mu": 0.0}),
+    KnownForm("Beta", _unit_interval, families.beta),
+    # the sub-families with beta = 1 or alpha = 1: E[log x] = -1/alpha, E[log(1 - x)] = -1/beta
     KnownForm(
         "Beta(alpha, 1)",
-        _interval(0.0, 1.0),
-        (np.log,),
-        lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=as_float_tensor(1.0)),
+        _unit_interval,
+        families.beta,
+        components=(0,),
+        build=lambda E, d: pm.Beta.dist(alpha=-1 / E[..., 0], beta=as_float_tensor(1.0)),
     ),
     KnownForm(
         "Beta(1, beta)",
-        _interval(0.0, 1.0),
-        (lambda x: np.log1p(-x),),
-        lambda E, d: pm.Beta.dist(alpha=as_float_tensor(1.0), beta=-1 / E[..., 0]),
+        _unit_interval,
+        families.beta,
+        components=(1,),
+        build=lambda E, d: pm.Beta.dist(alpha=as_float_tensor(1.0), beta=-1 / E[..., 0]),
     ),
-    KnownForm("VonMises", lambda d: isinstance(d, Circle), (np.cos, np.sin), _von_mises),
-    KnownForm(
-        "Bernoulli",
-        lambda d: _finite_integers(d) == (0, 1),
-        (lambda x: x,),
-        lambda E, d: pm.Bernoulli.dist(p=E[..., 0]),
-    ),
+    KnownForm("VonMises", _circle, families.von_mises),
+    KnownForm("Bernoulli", lambda d: _finite_integers(d) == (0, 1), families.bernoulli),
     KnownForm(
         "Binomial",
-        _binomial_applies,
-        (lambda x: x,),
-        lambda E, d: pm.Binomial.dist(n=int(d.upper), p=E[..., 0] / d.upper),
-        log_base="binomial",
+        lambda d: isinstance(d, Integers) and d.lower == 0 and np.isfinite(d.upper),
+        families.binomial,
+        fixed=lambda d: {"n": d.upper},
     ),
-    KnownForm(
-        "Poisson",
-        lambda d: isinstance(d, Integers) and d.lower == 0 and not np.isfinite(d.upper),
-        (lambda x: x,),
-        lambda E, d: pm.Poisson.dist(mu=E[..., 0]),
-        log_base=lambda k: -gammaln(k + 1),
-    ),
-    KnownForm(
-        "Geometric",
-        lambda d: isinstance(d, Integers) and d.lower == 1 and not np.isfinite(d.upper),
-        (lambda x: x,),
-        lambda E, d: pm.Geometric.dist(p=1 / E[..., 0]),
-    ),
-    KnownForm(
-        "Geometric on 0, 1, ...",
-        lambda d: isinstance(d, Integers) and d.lower == 0 and not np.isfinite(d.upper),
-        (lambda x: x,),
-        lambda E, d: _natural_geometric(E),
-    ),
+    KnownForm("Poisson", _integers_from(0), families.poisson),
+    KnownForm("Geometric", _integers_from(1), families.geometric_trials),
+    KnownForm("Geometric on 0, 1, ...", _integers_from(0), families.geometric),
 )
-
-
-def _natural_geometric(E):
-    return NaturalGeometric.dist(eta=pt.log(E[..., 0] / (1 + E[..., 0])))
 
 
 def _probes(domain) -> np.ndarray:
@@ -289,7 +259,7 @@ class KnownMatch:
         return pt.tensordot(targets - self.offset, self.inverse.T, axes=[[-1], [0]])
 
     def distribution(self, targets, domain):
-        return self.form.build(self.canonical_means(targets), domain)
+        return self.form.distribution(self.canonical_means(targets), domain)
 
 
 def recognise(problem) -> KnownMatch | None:
@@ -302,21 +272,18 @@ def recognise(problem) -> KnownMatch | None:
     if not (np.all(np.isfinite(T)) and np.all(np.isfinite(logq))):
         return None
     for form in KNOWN_FORMS:
-        if not form.applies(problem.domain) or len(form.statistics) != len(problem):
+        if not form.applies(problem.domain):
             continue
-        match = _match(form, problem.domain, x, T, logq)
+        S, log_h = form.canonical(x, problem.domain)
+        if len(S) != len(problem):
+            continue
+        match = _match(form, x, S, log_h, T, logq)
         if match is not None:
             return match
     return None
 
 
-def _match(form, domain, x, T, logq) -> KnownMatch | None:
-    with np.errstate(all="ignore"):
-        S = np.array([s(x) for s in form.statistics]).reshape(len(form.statistics), x.size)
-        if form.log_base == "binomial":
-            log_h = _binomial_base(domain)(x)
-        else:
-            log_h = form.log_base(x) if form.log_base is not None else np.zeros_like(x)
+def _match(form, x, S, log_h, T, logq) -> KnownMatch | None:
     design = np.column_stack([np.ones_like(x), S.T])
     if len(x) < design.shape[1]:
         return None
@@ -332,7 +299,7 @@ def _match(form, domain, x, T, logq) -> KnownMatch | None:
     _, base_ok = in_span(logq - log_h)
     if not base_ok:
         return None
-    if not len(form.statistics):
+    if not len(S):
         return KnownMatch(form, np.zeros((0, 0)), np.zeros(0))
     rows = []
     for t in T:
