@@ -138,7 +138,6 @@ def _exact_statistics(structure, J_draws, h_draws):
 def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the analysis; ``step(label)`` marks progress. Returns (results, arrays for figures)."""
     import pymc as pm
-    import xarray as xr
 
     import pymc_statmech as psm
 
@@ -210,22 +209,8 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
     step("entropy and information gain")
     post = ising["posterior"]
     J_draws, h_draws = post["J"].values, post["h"].values
-    gain = psm.stats.information_gain(ising, evidence=F_ising, model=ising_model)
-    # the model route: the prior's density is exact, only the posterior's entropy is estimated
-    gain_knn = psm.stats.information_gain(ising, method="knn", model=ising_model)
-    theta = xr.Dataset(
-        {"theta": (("chain", "draw", "parameter"), np.stack([J_draws, h_draws], -1))}
-    )
-    entropy_knn = psm.stats.entropy(theta, method="knn")["theta"]
-    log_prior = (
-        np.asarray(solution.logpdf(J_draws.ravel()), dtype=float)
-        - 0.5 * ((h_draws.ravel() / PRIOR_H_SD) ** 2)
-        - np.log(PRIOR_H_SD * np.sqrt(2 * np.pi))
-    )
-    ig, ig_err = (float(v) for v in gain["information_gain"].values)
-    # H(post) = -KL(post || prior) - E_post[log prior]: the identity's estimate of the entropy
-    log_prior_se = float(log_prior.std(ddof=1) / np.sqrt(min(_ess(J_draws), _ess(h_draws))))
     prior_entropy = float(solution.entropy) + h_prior_entropy
+    information = _information(ising, ising_model, F_ising, solution, prior_entropy)
     done("information")
 
     step("exact expected statistics per posterior draw")
@@ -243,19 +228,7 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
         "truth": {**TRUTH, "lattice": list(lattice)},
         "data": {"n_snapshots": settings.snapshots, "n_spins": structure.n_spins, **observed},
         "settings": settings.__dict__,
-        "prior": {
-            "J": {
-                "kind": "maximum entropy",
-                "domain": [PRIOR_J["lower"], PRIOR_J["upper"]],
-                "constraints": {"E[J]": PRIOR_J["mean"], "E[J^2]": PRIOR_J["second_moment"]},
-                "multipliers": np.asarray(solution.multipliers, dtype=float).tolist(),
-                "log_partition": float(solution.log_partition),
-                "entropy_nats": float(solution.entropy),
-                "moments_reached": np.asarray(solution.moments, dtype=float).tolist(),
-            },
-            "h": {"kind": "normal", "mean": 0.0, "sd": PRIOR_H_SD, "entropy_nats": h_prior_entropy},
-            "entropy_nats": prior_entropy,
-        },
+        "prior": _prior_record(solution, h_prior_entropy, prior_entropy),
         "posterior": {"J": J_summary, "h": h_summary, "divergences": divergences},
         "sampler": _sampler_name(ising),
         "free_energy": {
@@ -268,33 +241,8 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
             "favours": "ising" if bayes.log_bayes_factor > 0 else "independent",
             "definition": "log p(y | Ising) - log p(y | independent) = F_independent - F_ising",
         },
-        "information": {
-            "information_gain": {"value": ig, "error": ig_err, "route": "E_post[log L] - log Z"},
-            "information_gain_knn": {
-                "value": float(gain_knn["information_gain"].values[0]),
-                "error": float(gain_knn["information_gain"].values[1]),
-            },
-            "posterior_entropy": {
-                "value": -ig - float(log_prior.mean()),
-                "error": float(np.hypot(ig_err, log_prior_se)),
-                "route": "-KL(post || prior) - E_post[log prior]",
-            },
-            "posterior_entropy_knn": {
-                "value": float(entropy_knn.values[0]),
-                "error": float(entropy_knn.values[1]),
-            },
-            "prior_entropy": prior_entropy,
-        },
-        "predictive": {
-            name: {
-                "observed": observed[name],
-                "posterior_mean": float(values.mean()),
-                "q05": float(np.quantile(values, 0.05)),
-                "q95": float(np.quantile(values, 0.95)),
-                "n_draws": len(values),
-            }
-            for name, values in (("bond_correlation", corr), ("magnetisation", mag))
-        },
+        "information": information,
+        "predictive": _predictive_record(observed, corr, mag),
         "timings_seconds": timings,
     }
     arrays = {
@@ -307,6 +255,80 @@ def _analyse(settings: DemoSettings, seed: int, step) -> tuple[dict[str, Any], d
         "mag": mag,
     }
     return results, arrays
+
+
+def _prior_record(solution, h_prior_entropy: float, prior_entropy: float) -> dict[str, Any]:
+    """The priors of J (the maximum-entropy solution) and h, as written to results.json."""
+    return {
+        "J": {
+            "kind": "maximum entropy",
+            "domain": [PRIOR_J["lower"], PRIOR_J["upper"]],
+            "constraints": {"E[J]": PRIOR_J["mean"], "E[J^2]": PRIOR_J["second_moment"]},
+            "multipliers": np.asarray(solution.multipliers, dtype=float).tolist(),
+            "log_partition": float(solution.log_partition),
+            "entropy_nats": float(solution.entropy),
+            "moments_reached": np.asarray(solution.moments, dtype=float).tolist(),
+        },
+        "h": {"kind": "normal", "mean": 0.0, "sd": PRIOR_H_SD, "entropy_nats": h_prior_entropy},
+        "entropy_nats": prior_entropy,
+    }
+
+
+def _information(ising, model, free_energy, solution, prior_entropy: float) -> dict[str, Any]:
+    """Information gained and the posterior's entropy, each by two routes: the evidence
+    identity (exact prior density) and the kNN estimate."""
+    import xarray as xr
+
+    import pymc_statmech as psm
+
+    post = ising["posterior"]
+    J_draws, h_draws = post["J"].values, post["h"].values
+    gain = psm.stats.information_gain(ising, evidence=free_energy, model=model)
+    # the model route: the prior's density is exact, only the posterior's entropy is estimated
+    gain_knn = psm.stats.information_gain(ising, method="knn", model=model)
+    theta = xr.Dataset(
+        {"theta": (("chain", "draw", "parameter"), np.stack([J_draws, h_draws], -1))}
+    )
+    entropy_knn = psm.stats.entropy(theta, method="knn")["theta"]
+    log_prior = (
+        np.asarray(solution.logpdf(J_draws.ravel()), dtype=float)
+        - 0.5 * ((h_draws.ravel() / PRIOR_H_SD) ** 2)
+        - np.log(PRIOR_H_SD * np.sqrt(2 * np.pi))
+    )
+    ig, ig_err = (float(v) for v in gain["information_gain"].values)
+    # H(post) = -KL(post || prior) - E_post[log prior]: the identity's estimate of the entropy
+    log_prior_se = float(log_prior.std(ddof=1) / np.sqrt(min(_ess(J_draws), _ess(h_draws))))
+    return {
+        "information_gain": {"value": ig, "error": ig_err, "route": "E_post[log L] - log Z"},
+        "information_gain_knn": {
+            "value": float(gain_knn["information_gain"].values[0]),
+            "error": float(gain_knn["information_gain"].values[1]),
+        },
+        "posterior_entropy": {
+            "value": -ig - float(log_prior.mean()),
+            "error": float(np.hypot(ig_err, log_prior_se)),
+            "route": "-KL(post || prior) - E_post[log prior]",
+        },
+        "posterior_entropy_knn": {
+            "value": float(entropy_knn.values[0]),
+            "error": float(entropy_knn.values[1]),
+        },
+        "prior_entropy": prior_entropy,
+    }
+
+
+def _predictive_record(observed: dict, corr: np.ndarray, mag: np.ndarray) -> dict[str, Any]:
+    """The model's exact expected statistics over posterior draws against the observed ones."""
+    return {
+        name: {
+            "observed": observed[name],
+            "posterior_mean": float(values.mean()),
+            "q05": float(np.quantile(values, 0.05)),
+            "q95": float(np.quantile(values, 0.95)),
+            "n_draws": len(values),
+        }
+        for name, values in (("bond_correlation", corr), ("magnetisation", mag))
+    }
 
 
 def _sampler_name(tree) -> str:

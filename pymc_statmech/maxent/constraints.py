@@ -48,12 +48,16 @@ class Constraint:
         Shown in errors and reports, e.g. ``"E[x]"``.
     breakpoints : tuple of float
         Points where ``T`` jumps or kinks.
+    power : tuple of (int, float), optional
+        ``(k, a)`` when :math:`T(x) = (x - a)^k` (from :func:`mean` and :func:`moment`): the
+        solver places its first measure from such targets.
     """
 
     statistic: Callable[[Any], Any]
     target: Any
     name: str
     breakpoints: tuple[float, ...] = ()
+    power: tuple[int, float] | None = None
 
     @property
     def symbolic(self) -> bool:
@@ -76,7 +80,7 @@ def _target(value: Any, name: str) -> Any:
 
 def mean(value: Any) -> Constraint:
     r"""The constraint :math:`E[x] = v`."""
-    return Constraint(lambda x: x, _target(value, "mean"), "E[x]")
+    return Constraint(lambda x: x, _target(value, "mean"), "E[x]", power=(1, 0.0))
 
 
 def _number(x: Any, name: str) -> float:
@@ -96,7 +100,7 @@ def moment(k: int, value: Any, about: float = 0.0) -> Constraint:
     name = f"E[x^{k}]" if about == 0 else f"E[(x - {about:g})^{k}]"
     if k % 2 == 0 and not isinstance(value, Variable) and np.any(np.asarray(value) <= 0):
         raise InfeasibleConstraintsError(f"{name}: an even moment must be positive, got {value!r}.")
-    return Constraint(lambda x: (x - about) ** k, _target(value, name), name)
+    return Constraint(lambda x: (x - about) ** k, _target(value, name), name, power=(k, about))
 
 
 def expect(

@@ -223,7 +223,7 @@ class MaxEntProblem:
                 int(self.domain.lower + 64 * (abs(value) + 1))
                 for _, t in cases
                 for c, value in zip(self, t, strict=True)
-                if c.name.startswith("E[x") and isinstance(self.domain, Integers)
+                if _raw_moment(c) and isinstance(self.domain, Integers)
             ),
             default=0,
         )
@@ -285,13 +285,16 @@ def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float
     when there is one; the refinement then follows the solution itself."""
     loc, scale, mean = 0.0, 1.0, None
     for c, value in zip(problem, target, strict=True):
-        if c.name == "E[x]":
-            mean = float(value)
+        if c.power is not None and c.power[0] == 1:  # E[x - a] = v
+            mean = float(value) + c.power[1]
     if mean is not None:
         loc = mean
         for c, value in zip(problem, target, strict=True):
-            if c.name == "E[x^2]" and value > mean**2:
-                scale = float(np.sqrt(value - mean**2))
+            if c.power is not None and c.power[0] == 2:
+                # E[(x - a)^2] = v: the variance is v - (mean - a)^2
+                variance = float(value) - (mean - c.power[1]) ** 2
+                if variance > 0:
+                    scale = float(np.sqrt(variance))
         if scale == 1.0 and mean != problem.domain.lower and np.isfinite(problem.domain.lower):
             scale = abs(mean - problem.domain.lower)
     if not isinstance(problem.domain, RealLine):
@@ -495,17 +498,22 @@ def _in_hull(T: np.ndarray, logw: np.ndarray, target: np.ndarray) -> bool:
     return result.status == 0
 
 
+def _raw_moment(c: Constraint) -> bool:
+    """Whether ``c`` constrains a raw moment :math:`E[x^k]`."""
+    return c.power is not None and c.power[1] == 0.0
+
+
 def _non_normalisable_reason(problem, grid, T, logw, target) -> str:
     domain = problem.domain
-    names = [c.name for c in problem]
-    if "E[x]" in names:  # a spread too small for float64 at this location
-        m = float(target[names.index("E[x]")])
+    powers = [c.power for c in problem]
+    if (1, 0.0) in powers:  # a spread too small for float64 at this location
+        m = float(target[powers.index((1, 0.0))])
         centre = (
             f"centre the variable: solve for z = x - {m:.6g} (E[z] = 0 and the spread as E[z^2]) "
             "and shift the draws."
         )
-        if "E[x^2]" in names:
-            m2 = float(target[names.index("E[x^2]")])
+        if (2, 0.0) in powers:
+            m2 = float(target[powers.index((2, 0.0))])
             # within a few ulps of zero where an ulp is not negligible: lost, not negative
             if abs(m2 - m * m) <= 8 * np.spacing(m2) and np.spacing(m2) > 1e-12:
                 return (
@@ -513,8 +521,8 @@ def _non_normalisable_reason(problem, grid, T, logw, target) -> str:
                     f"resolution at E[x^2] = {m2:.6g} (spacing {np.spacing(m2):.3g}), so the "
                     f"targets cannot say it; {centre}"
                 )
-        for name, value in zip(names, target, strict=True):
-            if name.startswith("E[(x - ") and name.endswith(")^2]") and value > 0:
+        for power, value in zip(powers, target, strict=True):
+            if power is not None and power[0] == 2 and power[1] != 0 and value > 0:
                 if abs(m) > 1e6 * np.sqrt(float(value)):
                     return (
                         f"the distribution sits {abs(m) / np.sqrt(float(value)):.3g} standard "
@@ -541,7 +549,7 @@ def _integer_grid(problem, evaluate, free, target, strict):
     domain = problem.domain
     cutoff = max(domain.cutoff or int(domain.lower) + 64, problem.cutoff_floor)
     for c, value in zip(problem, target, strict=True):
-        if c.name.startswith("E[x"):
+        if _raw_moment(c):
             cutoff = max(cutoff, int(domain.lower + 64 * (abs(value) + 1)))
     if cutoff > _MAX_CUTOFF and strict:
         _fail(
