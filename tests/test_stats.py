@@ -24,7 +24,7 @@ from pymc_statmech.stats.divergence import (
     knn_kl,
     ksg_mutual_information,
 )
-from pymc_statmech.stats.entropy import Draws, gaussian_entropy, knn_entropy, nsb_entropy
+from pymc_statmech.stats.estimators import Draws, gaussian_entropy, knn_entropy, nsb_entropy
 
 Z = 4.0  # standard errors allowed in a single known-answer comparison
 

@@ -38,7 +38,7 @@ from pymc_statmech.evidence.tempering import (
 )
 from pymc_statmech.model_terms import checked_model, model_terms
 from pymc_statmech.stats.divergence import kl_divergence
-from pymc_statmech.stats.entropy import estimate_array
+from pymc_statmech.stats.estimators import estimate_array
 
 __all__ = ["learning_coefficient", "plot_thermodynamics", "summary", "thermodynamics"]
 

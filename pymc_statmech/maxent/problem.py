@@ -285,16 +285,13 @@ def _initial_location(problem: MaxEntProblem, target: np.ndarray) -> tuple[float
     when there is one; the refinement then follows the solution itself."""
     loc, scale, mean = 0.0, 1.0, None
     for c, value in zip(problem, target, strict=True):
-        if c.power is not None and c.power[0] == 1:  # E[x - a] = v
-            mean = float(value) + c.power[1]
+        if c.power == (1, 0.0):
+            mean = float(value)
     if mean is not None:
         loc = mean
         for c, value in zip(problem, target, strict=True):
-            if c.power is not None and c.power[0] == 2:
-                # E[(x - a)^2] = v: the variance is v - (mean - a)^2
-                variance = float(value) - (mean - c.power[1]) ** 2
-                if variance > 0:
-                    scale = float(np.sqrt(variance))
+            if c.power == (2, 0.0) and value > mean**2:
+                scale = float(np.sqrt(value - mean**2))
         if scale == 1.0 and mean != problem.domain.lower and np.isfinite(problem.domain.lower):
             scale = abs(mean - problem.domain.lower)
     if not isinstance(problem.domain, RealLine):
@@ -310,6 +307,15 @@ def _solve_on(grid_w, T, logq, target, lam0):
 def _feasible(problem: MaxEntProblem, T: np.ndarray, logw: np.ndarray, target, strict) -> bool:
     """Per-constraint range over the support, so an infeasible target is named (if strict)."""
     live = np.isfinite(logw) & np.all(np.isfinite(T), axis=0)
+    if not live.any():
+        if not strict:
+            return False
+        _fail(
+            problem,
+            target,
+            "no point of the measure has a finite base density and finite statistics (the "
+            "base measure's support misses the domain, or the statistics overflow there).",
+        )
     for c, row, value in zip(problem, T, target, strict=True):
         lo, hi = row[live].min(), row[live].max()
         if not lo < value < hi:

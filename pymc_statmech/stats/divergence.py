@@ -28,8 +28,14 @@ import xarray as xr
 from scipy import special
 from scipy.spatial import cKDTree
 
-from pymc_statmech._data import SAMPLE_DIMS, as_datatree, get_group, select_vars
-from pymc_statmech.stats.entropy import (
+from pymc_statmech._data import (
+    SAMPLE_DIMS,
+    as_datatree,
+    effective_sample_size,
+    get_group,
+    select_vars,
+)
+from pymc_statmech.stats.estimators import (
     DEFAULT_K,
     ERROR_MEANING,
     UNITS,
@@ -42,7 +48,6 @@ from pymc_statmech.stats.entropy import (
     check_window,
     column_scales,
     draws_of,
-    effective_sample_size,
     estimate_array,
     excluded_counts,
     gaussian_entropy,
