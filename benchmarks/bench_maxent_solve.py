@@ -76,8 +76,8 @@ def _problems():
 
 def _compiled(solution, x0):
     """``f(c) -> (l, dl/dc)`` through the dual Op, and the measure as NumPy arrays."""
-    T = np.asarray(solution._T.eval(), dtype="float64")
-    logw = np.asarray(solution._logw.eval(), dtype="float64")
+    T = np.asarray(solution.node_statistics.eval(), dtype="float64")
+    logw = np.asarray(solution.node_log_weights.eval(), dtype="float64")
     stats_x0 = np.array(
         [float(pt.as_tensor(c.statistic(pt.as_tensor(x0))).eval()) for c in solution.constraints]
     )

@@ -434,7 +434,9 @@ def _ising_command(args, console) -> int:
         "results": rows,
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        # JSON has no inf or NaN: a value that is not finite is null
+        finite = [{k: v if np.isfinite(v) else None for k, v in row.items()} for row in rows]
+        print(json.dumps({**result, "results": finite}, indent=2))
         return 0
     from rich.table import Table
 
@@ -467,9 +469,9 @@ def family_catalogue() -> list[tuple[str, str, str, str, str]]:
     from pymc_statmech.expfam import distributions
 
     rows = []
-    for name in distributions.__all__:
-        family = getattr(getattr(distributions, name), "family", None)
-        if family is None:  # the base class
+    for name, cls in vars(distributions).items():  # in the order of their declarations
+        family = getattr(cls, "family", None)
+        if name not in distributions.__all__ or family is None:  # the base class has none
             continue
         fixed = f"({', '.join(family.fixed)})" if family.fixed else ""
         rows.append((name + fixed, *family.notation, family.support))

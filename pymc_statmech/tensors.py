@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.graph.replace import clone_replace
-from pytensor.graph.traversal import ancestors
+from pymc.distributions.distribution import SymbolicRandomVariable
+from pytensor.graph.basic import Variable
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.variable import TensorConstant, TensorVariable
 
@@ -34,23 +34,47 @@ def as_float_tensor(value: Any) -> TensorVariable:
 def widen_constants(rv: TensorVariable) -> TensorVariable:
     """``rv`` with the narrow constants of its graph (PyMC's storage of 3.0 or 7) cast to 64 bits.
 
-    First every such constant of the graph is widened; if an op insists on the narrow type
-    (e.g. the weights vector of a mixture), only the constants fed directly to random
+    Only the nodes between those constants and ``rv`` are rebuilt: other random variables in
+    the graph (a model's ``s`` in ``pm.Normal.dist(0, s)``) keep their identity, so the result
+    still depends on them. First every reachable narrow constant is widened; if an op insists on
+    the narrow type (e.g. the weights vector of a mixture), only those fed directly to random
     variables; else ``rv`` is returned as it is.
     """
-    constants = [v for v in ancestors([rv]) if isinstance(v, TensorConstant) and v.dtype in _WIDER]
-    direct = {
-        c
-        for v in ancestors([rv])
-        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
-        for c in v.owner.inputs
-    }
-    for chosen in (constants, [c for c in constants if c in direct]):
-        if not chosen:
-            continue
-        replace = {c: pt.constant(np.asarray(c.data, dtype=_WIDER[c.dtype])) for c in chosen}
+    for direct_only in (False, True):
         try:
-            return clone_replace(rv, replace=replace, rebuild_strict=False)
+            return _rebuilt(rv, rv, direct_only, {})
         except (TypeError, ValueError):
             continue
     return rv
+
+
+def _rebuilt(var: Variable, rv: Variable, direct_only: bool, memo: dict) -> Variable:
+    if var in memo:
+        return memo[var]
+    owner = var.owner
+    if owner is None or (
+        var is not rv and isinstance(owner.op, RandomVariable | SymbolicRandomVariable)
+    ):
+        memo[var] = var  # an input, or another random variable: kept as it is
+        return var
+    direct = isinstance(owner.op, RandomVariable | SymbolicRandomVariable)
+    inputs = [
+        _widened(i)
+        if (direct or not direct_only) and _narrow(i)
+        else _rebuilt(i, rv, direct_only, memo)
+        for i in owner.inputs
+    ]
+    if all(new is old for new, old in zip(inputs, owner.inputs, strict=True)):
+        memo[var] = var
+    else:
+        node = owner.clone_with_new_inputs(inputs, strict=False)
+        memo[var] = node.outputs[owner.outputs.index(var)]
+    return memo[var]
+
+
+def _narrow(var: Variable) -> bool:
+    return isinstance(var, TensorConstant) and var.dtype in _WIDER
+
+
+def _widened(constant: TensorConstant) -> TensorConstant:
+    return pt.constant(np.asarray(constant.data, dtype=_WIDER[constant.dtype]))

@@ -824,6 +824,11 @@ def test_thermodynamics_of_chains_and_of_kaufman_lattices():
     transfer = ising_thermodynamics(1.0, beta=betas, lattice=(6, 6), method="transfer_matrix")
     for name in ("log_partition", "energy_per_spin", "heat_capacity_per_spin", "entropy_per_spin"):
         np.testing.assert_allclose(kaufman[name], transfer[name], rtol=1e-11, atol=1e-12)
+    # at infinite temperature: log Z = N log 2, u = 0, c = 0 (Kaufman's formula included)
+    hot = ising_thermodynamics(1.0, beta=[0.0, 1e-300], lattice=(6, 6), method="kaufman")
+    np.testing.assert_allclose(hot.log_partition, 36 * np.log(2), rtol=1e-15)
+    np.testing.assert_allclose(hot.energy_per_spin, 0.0, atol=1e-15)
+    np.testing.assert_array_equal(hot.heat_capacity_per_spin, 0.0)
 
 
 def test_thermodynamics_refuse_symbolic_or_bad_input_and_label_approximations():

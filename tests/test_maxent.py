@@ -580,5 +580,27 @@ def test_kl_divergence_with_a_maxent_variable_refuses_what_is_not_defined():
     die = psm.MaxEnt.dist(psm.Discrete(range(1, 7)), [psm.mean(4.5)])
     with pytest.raises(ValueError, match="base measures differ"):
         psm.kl_divergence(die, pm.Normal.dist())
-    with pytest.raises(NotImplementedError, match="With a MaxEnt distribution as p"):
+    with pytest.raises(NotImplementedError, match="With a generic MaxEnt as p"):
         psm.kl_divergence(pm.Normal.dist(), die)
+
+
+def test_kl_from_a_maxent_variable_to_model_variables_and_supports_it_misses():
+    domain, constraints = psm.Interval(-1, 1), [psm.mean(0.2), psm.moment(2, 0.3)]
+    p = psm.MaxEnt.dist(domain, constraints)
+    solution = psm.maxent_solve(domain, constraints)
+    with pm.Model():
+        s = pm.HalfNormal("s", 1.0)
+        q = pm.Normal("q", 0.0, s)
+    kl = psm.kl_divergence(p, q)  # depends on the model's s, not on a copy of it
+
+    def integrand(x):
+        log_p = float(solution.logpdf(np.array([x]))[0])
+        return np.exp(log_p) * (log_p - stats.norm(0.0, 2.0).logpdf(x))
+
+    assert float(kl.eval({s: 2.0})) == pytest.approx(_quad(integrand, -1, 1), abs=1e-12)
+    # an integer q has no mass at half-integers; a scalar p needs a scalar q
+    half = psm.MaxEnt.dist(psm.Discrete([0.5, 1.5, 2.5]), [psm.mean(1.2)])
+    assert float(psm.kl_divergence(half, pm.Poisson.dist(1.0)).eval()) == np.inf
+    assert float(psm.kl_divergence(half, half).eval()) == 0.0
+    with pytest.raises(ValueError, match="needs a scalar q"):
+        psm.kl_divergence(p, pm.MvNormal.dist(np.zeros(3), np.eye(3)))

@@ -3,9 +3,10 @@ r"""Exact draws from Ising models: enumeration and forward-filtering backward-sa
 Both draw independent configurations from :math:`p(s) = e^{-\beta E(s)}/Z` exactly (no Markov
 chain): enumeration over all :math:`2^n` states for small graphs, and forward-filtering
 backward-sampling (FFBS) through the row transfer matrix of a lattice whose shorter side is at
-most ``TRACE_MAX_WIDTH`` = 12 (a chain is a lattice of rows of one spin), within the memory
-budget ``TRANSFER_MATRIX_MAX_BYTES`` of the log-partition. The forward pass is done once per
-parameter set; each further draw costs :math:`O(L\,2^w)`.
+most ``TRACE_MAX_WIDTH`` = 12 (a chain is a lattice of rows of one spin), within
+``EXACT_SAMPLER_MAX_BYTES`` (both limits are declared in :mod:`.partition` with the
+log-partition's). The forward pass is done once per parameter set; each further draw costs
+:math:`O(L\,2^w)`.
 
 References
 ----------
@@ -25,8 +26,8 @@ from scipy.special import logsumexp
 from pymc_statmech.boltzmann.lattice import IsingStructure
 from pymc_statmech.boltzmann.partition import (
     ENUMERATE_MAX_SPINS,
+    EXACT_SAMPLER_MAX_BYTES,
     TRACE_MAX_WIDTH,
-    TRANSFER_MATRIX_MAX_BYTES,
 )
 
 __all__ = ["exact_sampler", "exact_sampler_fits", "spin_table"]
@@ -55,10 +56,10 @@ def exact_sampler_fits(structure: IsingStructure) -> str:
             f"{TRACE_MAX_WIDTH})"
         )
     need = 8.0 * rows * 4.0**width
-    if periodic and need > TRANSFER_MATRIX_MAX_BYTES:
+    if periodic and need > EXACT_SAMPLER_MAX_BYTES:
         return (
             f"exact draws of a lattice periodic along its longer side need "
-            f"{need / 2**30:.1f} GiB (limit {TRANSFER_MATRIX_MAX_BYTES / 2**30:.0f} GiB)"
+            f"{need / 2**30:.1f} GiB (limit {EXACT_SAMPLER_MAX_BYTES / 2**30:.0f} GiB)"
         )
     return ""
 

@@ -88,9 +88,11 @@ from pymc_statmech.boltzmann.lattice import (
     site_fields,
 )
 from pymc_statmech.boltzmann.logz import enumeration_plan, log_partition, transfer_plan
+from pymc_statmech.tensors import as_float_tensor
 
 __all__ = [
     "ENUMERATE_MAX_SPINS",
+    "EXACT_SAMPLER_MAX_BYTES",
     "LOG_PARTITION_METHODS",
     "TRACE_MAX_WIDTH",
     "TRANSFER_MATRIX_MAX_BYTES",
@@ -108,8 +110,11 @@ ENUMERATE_MAX_SPINS = 20
 TRANSFER_MATRIX_MAX_WIDTH = 16
 #: Widest row when both directions are periodic: the trace over the first row costs 2^w sweeps.
 TRACE_MAX_WIDTH = 12
-# Default peak memory the transfer matrix may plan for (value and gradient).
+#: Default peak memory the transfer matrix may plan for (value and gradient).
 TRANSFER_MATRIX_MAX_BYTES = 2**30
+#: Memory exact draws of a lattice periodic along its rows may hold: one 2^w x 2^w matrix per
+#: row (forward filtering, backward sampling; a 12 x 12 torus needs 1.5 GiB).
+EXACT_SAMPLER_MAX_BYTES = 2 * 2**30
 _TINY = np.float64(1e-300)
 #: Methods of :func:`ising_log_partition`: the exact ones, then the two labelled approximations.
 LOG_PARTITION_METHODS = (
@@ -130,10 +135,6 @@ _ALTERNATIVES = (
 
 class IsingTooLargeError(ValueError):
     """The system is beyond the limits of the requested (or of every) exact method."""
-
-
-def _float(x: Any) -> TensorVariable:
-    return pt.cast(pt.as_tensor_variable(x), pytensor.config.floatX)
 
 
 def _constant_value(x: Any) -> np.ndarray | None:
@@ -201,14 +202,14 @@ def _prepare(s: IsingStructure, J: Any, h: Any, beta: Any) -> _Params:
         K_sign = 1 if np.all(Kv >= 0) else (-1 if np.all(Kv <= 0) else None)
         if np.all(Kv == 0):
             K_sign = 0
-    b = _float(beta)
-    Jt, ht = _float(Je), _float(hs)
+    b = as_float_tensor(beta)
+    Jt, ht = as_float_tensor(Je), as_float_tensor(hs)
     zero = pt.zeros_like(b)
     zero = zero + (pt.zeros_like(Jt) if Jt.ndim == 0 else pt.zeros_like(Jt[..., 0]))
     zero = zero + (pt.zeros_like(ht) if ht.ndim == 0 else pt.zeros_like(ht[..., 0]))
     E, n = s.n_edges, s.n_spins
-    Ju = None if J_uni is None else _float(J_uni)
-    hu = None if h_uni is None else _float(h_uni)
+    Ju = None if J_uni is None else as_float_tensor(J_uni)
+    hu = None if h_uni is None else as_float_tensor(h_uni)
     K_uniform = None if Ju is None else b * Ju + zero
     theta_uniform = None if hu is None else b * hu + zero
     # the sweep Ops take a uniform value as one column and check lengths themselves: an

@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from pymc_statmech._compile import one_shot_function
-from pymc_statmech.boltzmann.lattice import ising_structure
+from pymc_statmech.boltzmann.lattice import edge_couplings, ising_structure
 from pymc_statmech.boltzmann.partition import ising_log_partition
 
 __all__ = ["ising_thermodynamics"]
@@ -137,14 +137,21 @@ def ising_thermodynamics(
     log_partition, d1, d2, d_field = values.T
     n = structure.n_spins
     energy = 0.0 - d1 / n  # not -0.0 at beta = 0
+    # Var E <= (sum |J| + sum |h|)^2: where that bounds c below 1e-300, c is 0 to float64's
+    # resolution (Kaufman's second derivative is 0 * inf at beta J below about 1e-154)
+    scale = float(
+        np.sum(np.abs(edge_couplings(structure, J))) + np.sum(np.abs(h)) * (n if h.ndim == 0 else 1)
+    )
+    negligible = betas**2 * scale**2 / n < 1e-300
     with np.errstate(divide="ignore", invalid="ignore"):
+        heat_capacity = np.where(negligible, 0.0, betas**2 * d2 / n)
         free_energy = np.where(betas != 0, -log_partition / (betas * n), -np.inf)
         magnetisation = np.where(betas != 0, d_field / (betas * n), 0.0)
     per_spin = {
         "log_partition": (log_partition, "nats"),
         "free_energy_per_spin": (free_energy, "energy"),
         "energy_per_spin": (energy, "energy"),
-        "heat_capacity_per_spin": (betas**2 * d2 / n, "k_B"),
+        "heat_capacity_per_spin": (heat_capacity, "k_B"),
         "entropy_per_spin": ((log_partition + betas * n * energy) / n, "nats"),
         "magnetisation_per_spin": (magnetisation, "1"),
     }

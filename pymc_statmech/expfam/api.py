@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import singledispatch
 from typing import Any, NamedTuple
 
+import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import check_parameters
@@ -304,16 +305,11 @@ def entropy(rv: TensorVariable) -> TensorVariable:
 
 
 def _divergence(p: TensorVariable, q: TensorVariable, cross: bool) -> TensorVariable:
-    """KL(p || q), or the cross-entropy when ``cross``: the Bregman form within one family, the
-    expectation on p's measure when p has one and q is of another family."""
+    """KL(p || q), or the cross-entropy when ``cross``: the expectation on p's measure when p's
+    family has one (any q), else the Bregman form within one family."""
     fp = family_form(p)
     if fp.family.measure is not None:
-        try:
-            same = family_form(q).family is fp.family
-        except NotImplementedError:  # q has no exponential-family form: the measure needs none
-            same = False
-        if not same:
-            return _checked(_on_measure(fp, q, cross), fp)
+        return _checked(_on_measure(fp, q, cross), fp)
     fq = family_form(q)
     _same_family(fp, fq)
     divergence = fp.family.cross_entropy if cross else fp.family.kl_divergence
@@ -325,7 +321,19 @@ def _on_measure(fp: FamilyForm, q: TensorVariable, cross: bool) -> TensorVariabl
     r""":math:`\sum_i P_i (\log p(x_i) - \log q(x_i))` (or :math:`-\sum_i P_i \log q(x_i)`)
     over the nodes :math:`x_i` and probabilities :math:`P_i` of p's measure."""
     family = fp.family
-    if family.discrete != q.dtype.startswith(("int", "uint", "bool")):
+    if not isinstance(q, TensorVariable) or q.owner is None:
+        family_form(q)  # raises the error that names what q should be
+    if getattr(q.owner.op, "ndim_supp", 0) != 0:
+        raise ValueError(
+            f"KL from a {family.name} distribution (scalar values) needs a scalar q, got a "
+            f"{type(q.owner.op).__name__} with {q.owner.op.ndim_supp}-dimensional values."
+        )
+    integer_q = q.dtype.startswith(("int", "uint", "bool"))
+    try:
+        discrete_q = family_form(q).family.discrete
+    except NotImplementedError:  # no exponential-family form: its dtype says
+        discrete_q = integer_q
+    if family.discrete != discrete_q:
         kinds = ("continuous", "discrete")
         raise ValueError(
             f"KL between a {kinds[family.discrete]} {family.name} and a "
@@ -336,15 +344,19 @@ def _on_measure(fp: FamilyForm, q: TensorVariable, cross: bool) -> TensorVariabl
     batch_p = log_prob.ndim - 1
     # q's narrow constants widened: its density exact to float64 rounding, like p's
     q = widen_constants(q)
-    log_q = pm.logp(q, pt.shape_padright(nodes, q.ndim).astype(q.dtype), warn_rvs=False)
+    values = pt.shape_padright(nodes, q.ndim)
+    log_q = pm.logp(q, values.astype(q.dtype), warn_rvs=False)
+    if integer_q:  # an integer q has no mass at the non-integer nodes of p
+        log_q = pt.switch(pt.eq(values, pt.floor(values)), log_q, -np.inf)
     log_q = pt.moveaxis(log_q, 0, -1)  # (*batch_q, n)
     weight = pt.exp(log_prob)
-    # nodes without probability contribute nothing, even where q's density is 0
     terms = -log_q
     if not cross:
-        log_p = pt.moveaxis(family.logp(pt.shape_padright(nodes, batch_p), fp.natural), 0, -1)
-        terms = log_p + terms
-    return pt.sum(pt.switch(pt.gt(weight, 0.0), weight * terms, 0.0), axis=-1)
+        log_p = family.logp(pt.shape_padright(nodes, batch_p), fp.natural, **fp.fixed)
+        terms = pt.moveaxis(log_p, 0, -1) + terms
+    # nodes without probability contribute nothing, even where q's density is 0
+    value = pt.sum(pt.switch(pt.gt(weight, 0.0), weight * terms, 0.0), axis=-1)
+    return value if cross else pt.maximum(value, 0.0)
 
 
 def _same_family(fp: FamilyForm, fq: FamilyForm) -> None:
@@ -358,7 +370,8 @@ def _same_family(fp: FamilyForm, fq: FamilyForm) -> None:
         raise NotImplementedError(
             f"No closed form between a {fp.family.name} and a {fq.family.name} distribution: "
             f"the generic Bregman formula needs both in the same exponential family{hint}. "
-            "(With a MaxEnt distribution as p, any q works: its measure gives E_p[log p/q].)"
+            "(With a generic MaxEnt as p, psm.MaxEnt.dist(..., closed_form=False), any q works: "
+            "its measure gives E_p[log p/q].)"
         )
     # components (K categories, d dimensions) or batch shapes that cannot broadcast: say so
     # before an Elemwise shape error does

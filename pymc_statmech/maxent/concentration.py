@@ -88,7 +88,7 @@ from pytensor.tensor.random.basic import (
 from pytensor.tensor.random.op import RandomVariable
 from scipy.special import logsumexp
 
-from pymc_statmech._compile import eager_function, numpy_evaluation
+from pymc_statmech._compile import EAGER_MODE, eager_function, numpy_evaluation
 from pymc_statmech.maxent.constraints import (
     Constraint,
     InfeasibleConstraintsError,
@@ -508,7 +508,7 @@ def _base_moments(problem: _Problem, lo, hi) -> tuple[float, float]:
     Var_q[T] are then the family's mean parameters and Fisher information at lambda = 0 on it
     (the draws only choose where the grid goes, not the values).
     """
-    with numpy_evaluation():  # drawn once: NumPy, no compilation
+    with numpy_evaluation(EAGER_MODE):  # drawn once: NumPy, no rewrites, no compilation
         draws = pm.draw(problem.law.rv, draws=_GUESS_DRAWS, random_seed=0)
     t = problem.evaluate(np.asarray(draws, dtype="float64").ravel())
     t = t[np.isfinite(t)]

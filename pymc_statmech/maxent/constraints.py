@@ -49,8 +49,9 @@ class Constraint:
     breakpoints : tuple of float
         Points where ``T`` jumps or kinks.
     power : tuple of (int, float), optional
-        ``(k, a)`` when :math:`T(x) = (x - a)^k` (from :func:`mean` and :func:`moment`): the
-        solver places its first measure from such targets.
+        ``(k, a)`` when :math:`T(x) = (x - a)^k` (from :func:`mean` and :func:`moment`). The
+        solver reads the raw mean and second moment to place its first measure, and the raw
+        moments to size a truncated integer support.
     """
 
     statistic: Callable[[Any], Any]

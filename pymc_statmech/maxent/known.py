@@ -48,6 +48,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,15 +91,8 @@ class KnownForm:
         """The family's statistics ``(k, len(x))`` and log base measure at the points ``x``."""
         if self.family is None:
             return np.zeros((0, x.size)), np.zeros(x.size)
-        fixed = {k: as_float_tensor(v) for k, v in self.fixed(domain).items()}
-        points = pt.dvector("x")
-        stats = self.family.statistics(points, **fixed)
-        stats = list(stats) if isinstance(stats, list | tuple) else [stats]
-        if self.components is not None:
-            stats = [stats[k] for k in self.components]
-        log_h = self.family.log_base_measure(points, **fixed)
-        values = eager_function([points], [*stats, log_h])(x)
-        return np.array(values[:-1]).reshape(len(stats), x.size), np.asarray(values[-1])
+        values = _canonical_function(self, tuple(sorted(self.fixed(domain).items())))(x)
+        return np.array(values[:-1]).reshape(len(values) - 1, x.size), np.asarray(values[-1])
 
     def distribution(self, means, domain):
         """The PyMC distribution whose expected canonical statistics are ``means`` (batch +
@@ -106,12 +100,29 @@ class KnownForm:
         else the family's ``Natural*`` distribution."""
         if self.build is not None:
             return self.build(means, domain)
-        fixed = {k: as_float_tensor(v) for k, v in self.fixed(domain).items()}
+        # a count (the binomial's n) stays an integer, as PyMC's distributions take it
+        fixed = {
+            k: pt.as_tensor_variable(np.int64(v)) if isinstance(v, int) else as_float_tensor(v)
+            for k, v in self.fixed(domain).items()
+        }
         scalar = self.family.natural_ndims == (0,)
         eta = self.family.natural_from_mean(means[..., 0] if scalar else means, **fixed)
         if self.family.builtin is not None:
             return self.family.builtin(eta, **fixed)
         return _natural_distribution(self.family).dist(eta=eta, **fixed)
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_function(form: KnownForm, fixed: tuple[tuple[str, float], ...]):
+    """``x -> [*S(x), log h(x)]`` of a form's family with its fixed parameters, built once (the
+    recognition runs for every solve)."""
+    points = pt.dvector("x")
+    values = {k: as_float_tensor(v) for k, v in fixed}
+    stats = form.family.statistics(points, **values)
+    stats = list(stats) if isinstance(stats, list | tuple) else [stats]
+    if form.components is not None:
+        stats = [stats[k] for k in form.components]
+    return eager_function([points], [*stats, form.family.log_base_measure(points, **values)])
 
 
 def _natural_distribution(family: Family):
@@ -210,7 +221,7 @@ KNOWN_FORMS: tuple[KnownForm, ...] = (
         "Binomial",
         lambda d: isinstance(d, Integers) and d.lower == 0 and np.isfinite(d.upper),
         families.binomial,
-        fixed=lambda d: {"n": d.upper},
+        fixed=lambda d: {"n": int(d.upper)},
     ),
     KnownForm("Poisson", _integers_from(0), families.poisson),
     KnownForm("Geometric", _integers_from(1), families.geometric_trials),
