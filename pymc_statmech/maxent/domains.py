@@ -31,15 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from pymc_statmech._data import is_whole_number
+from pymc_statmech.quadrature import exp_sinh_unit, tanh_sinh_unit
 
 __all__ = ["Circle", "Discrete", "Domain", "HalfLine", "Integers", "Interval", "RealLine"]
 
-# Step of the DE trapezoidal rule in t; the nested check rule uses twice this step. (1/8
-# loses 1e-8 on panels next to a near-singular end, e.g. Beta(0.4, 3) near 0.)
-_STEP = 1.0 / 16.0
 # Smallest distance from a finite endpoint that a node may take, relative to the endpoint's
 # magnitude (closer nodes round onto the endpoint), and in absolute terms.
 _EDGE_RELATIVE = 8.0 * np.finfo("float64").eps
@@ -67,37 +64,6 @@ class Grid:
             np.concatenate([p.coarse_log_weights for p in parts]),
             all(p.exact for p in parts),
         )
-
-
-def trapezoid_in_t(t_min: float, t_max: float, step: float = _STEP) -> tuple[np.ndarray, ...]:
-    """Nodes ``t = k h`` in [t_min, t_max] and the half rule's log weight factor (log 2 on
-    even ``k``, -inf on odd)."""
-    k = np.arange(np.ceil(t_min / step), np.floor(t_max / step) + 1).astype(int)
-    coarse = np.where(k % 2 == 0, np.log(2.0), -np.inf)
-    return k * step, coarse
-
-
-def tanh_sinh_unit(t_left: float, t_right: float, step: float = _STEP):
-    """The tanh-sinh rule on [0, 1] for ``t`` in [-t_left, t_right].
-
-    Returns ``t``, the offset of each node from the nearer end (exact, so nodes next to a
-    singular end keep full relative precision; the node is the offset for ``t < 0`` and one
-    minus it otherwise), and the fine and nested half rules' log weights.
-    """
-    t, coarse = trapezoid_in_t(-t_left, t_right, step)
-    u = np.pi * np.sinh(t)
-    offset = expit(-np.abs(u))
-    log_w = np.log(np.pi * np.cosh(t)) - np.logaddexp(0, u) - np.logaddexp(0, -u) + np.log(step)
-    return t, offset, log_w, log_w + coarse
-
-
-def exp_sinh_unit(t_low: float, t_high: float, step: float = _STEP):
-    r"""The exp-sinh rule on [0, inf): ``t``, log node :math:`\frac{\pi}{2}\sinh t`, and the
-    fine and nested half rules' log weights."""
-    t, coarse = trapezoid_in_t(t_low, t_high, step)
-    log_x = (np.pi / 2) * np.sinh(t)
-    log_w = log_x + np.log(np.pi / 2 * np.cosh(t)) + np.log(step)
-    return t, log_x, log_w, log_w + coarse
 
 
 def _edge_distance(endpoint: float, width: float, domain_end: bool) -> float:

@@ -29,7 +29,7 @@ from scipy import optimize, special
 
 from pymc_statmech._compile import LIGHT_NUMBA_MODE
 from pymc_statmech.expfam import entropy as _exact_entropy
-from pymc_statmech.maxent.domains import exp_sinh_unit, tanh_sinh_unit, trapezoid_in_t
+from pymc_statmech.quadrature import exp_sinh_unit, tanh_sinh_unit, trapezoid_in_t
 
 __all__ = ["ElicitedPrior", "maxent_family"]
 
