@@ -1,27 +1,14 @@
 r"""Supports of maximum-entropy problems and the exact or quadrature measures on them.
 
 A domain turns into a discrete measure: points :math:`x_j` with log-weights :math:`\log w_j`.
-Finite sets are exact (counting measure). Continuous domains use double-exponential (DE)
-quadrature, the trapezoidal rule in a variable :math:`t` after the substitution
-
-* tanh-sinh on a finite panel :math:`[a, b]`: :math:`x = a + (b - a)\,\sigma(\pi\sinh t)`;
-* exp-sinh on a half-infinite panel :math:`[a, \infty)`:
-  :math:`x = a + s\,e^{\frac{\pi}{2}\sinh t}`;
-* the periodic trapezoidal rule on the circle,
-
+Finite sets are exact (counting measure). Continuous domains use the double-exponential rules of
+:mod:`pymc_statmech.quadrature` (Takahasi and Mori 1974) on panels: tanh-sinh on a finite panel
+:math:`[a, b]`, exp-sinh on a half-infinite one, and the periodic trapezoidal rule on the circle,
 with a panel edge at every breakpoint (interval-mass and quantile edges, kinks of a statistic).
-The DE substitution makes the integrand decay double-exponentially in :math:`t`, so the rule
-converges exponentially even with the endpoint singularities of Beta- or Gamma-like solutions
-(:math:`x^{\alpha - 1}` with :math:`\alpha < 1`) and the algebraic tails of power laws. Every
-rule comes with its nested half rule (every other node), whose disagreement is the error
-estimate used to refine the grid.
-
-References
-----------
-.. [1] Takahasi, H. and Mori, M. (1974). Double exponential formulas for numerical integration.
-   Publ. RIMS Kyoto Univ. 9, 721-741.
-.. [2] Trefethen, L. N. and Weideman, J. A. C. (2014). The exponentially convergent trapezoidal
-   rule. SIAM Review 56(3), 385-458.
+They converge exponentially even with the endpoint singularities of Beta- or Gamma-like
+solutions (:math:`x^{\alpha - 1}` with :math:`\alpha < 1`) and the algebraic tails of power
+laws, and each comes with its nested half rule, whose disagreement is the error estimate used to
+refine the grid.
 """
 
 from __future__ import annotations
