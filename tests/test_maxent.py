@@ -604,3 +604,13 @@ def test_kl_from_a_maxent_variable_to_model_variables_and_supports_it_misses():
     assert float(psm.kl_divergence(half, half).eval()) == 0.0
     with pytest.raises(ValueError, match="needs a scalar q"):
         psm.kl_divergence(p, pm.MvNormal.dist(np.zeros(3), np.eye(3)))
+
+
+def test_base_measure_with_a_model_variable_parameter():
+    # the I-projection of N(0, s) onto E[x] = 0.3 is N(0.3, s); s stays the model's variable
+    with pm.Model() as model:
+        s = pm.HalfNormal("s", 1.0)
+        psm.MaxEnt("x", psm.RealLine(), [psm.mean(0.3)], base=pm.Normal.dist(0.0, s))
+    logp = model.compile_logp()({"s_log__": np.log(2.0), "x": 0.5})
+    expected = stats.halfnorm().logpdf(2.0) + np.log(2.0) + stats.norm(0.3, 2.0).logpdf(0.5)
+    assert logp == pytest.approx(expected, abs=1e-12)
