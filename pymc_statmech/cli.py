@@ -466,15 +466,12 @@ def family_catalogue() -> list[tuple[str, str, str, str, str]]:
         One row per distribution; fixed parameters follow the class name, e.g.
         ``NaturalBinomial(n)``.
     """
-    from pymc_statmech.expfam import distributions
+    from pymc_statmech.expfam.distributions import NATURAL_DISTRIBUTIONS
 
     rows = []
-    for name, cls in vars(distributions).items():  # in the order of their declarations
-        family = getattr(cls, "family", None)
-        if name not in distributions.__all__ or family is None:  # the base class has none
-            continue
-        fixed = f"({', '.join(family.fixed)})" if family.fixed else ""
-        rows.append((name + fixed, *family.notation, family.support))
+    for cls in NATURAL_DISTRIBUTIONS:
+        fixed = f"({', '.join(cls.family.fixed)})" if cls.family.fixed else ""
+        rows.append((cls.__name__ + fixed, *cls.family.notation, cls.family.support))
     return rows
 
 

@@ -181,7 +181,9 @@ def test_the_families_catalogue_is_read_from_the_declarations(capsys):
     from pymc_statmech.expfam import distributions
 
     rows = family_catalogue()
-    natural = [n for n in distributions.__all__ if hasattr(getattr(distributions, n), "family")]
+    natural = [
+        n for n in distributions.__all__ if n.startswith("Natural") and n != "NaturalDistribution"
+    ]
     assert sorted(row[0].split("(")[0] for row in rows) == sorted(natural)
     for row in rows:
         assert len(row) == 5 and all(row), row  # every family declares its notation

@@ -460,3 +460,10 @@ class NaturalWishart(NaturalDistribution, Continuous):
 def _natural_wishart_transform(op, rv):
     # The same unconstraining bijection as PyMC's Wishart: X = L L^T with log-diagonal L.
     return transforms.CholeskyCovTransform(n=rv.owner.inputs[2].shape[-1])
+
+
+#: The package's ``Natural*`` distributions, in the order of their declarations (for the
+#: catalogue and the closed forms of maximum entropy; not re-exported by the package).
+NATURAL_DISTRIBUTIONS: tuple[type, ...] = tuple(
+    cls for name, cls in tuple(globals().items()) if name in __all__ and hasattr(cls, "family")
+)

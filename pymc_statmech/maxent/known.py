@@ -58,7 +58,8 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from pymc_statmech._compile import eager_function
-from pymc_statmech.expfam import distributions, families
+from pymc_statmech.expfam import families
+from pymc_statmech.expfam.distributions import NATURAL_DISTRIBUTIONS
 from pymc_statmech.expfam.family import Family
 from pymc_statmech.maxent.domains import Circle, Discrete, HalfLine, Integers, Interval, RealLine
 from pymc_statmech.tensors import as_float_tensor
@@ -127,9 +128,9 @@ def _canonical_function(form: KnownForm, fixed: tuple[tuple[str, float], ...]):
 
 def _natural_distribution(family: Family):
     """The ``Natural*`` distribution declared with ``family``."""
-    for name in distributions.__all__:
-        if getattr(getattr(distributions, name), "family", None) is family:
-            return getattr(distributions, name)
+    for cls in NATURAL_DISTRIBUTIONS:
+        if cls.family is family:
+            return cls
     raise LookupError(f"{family.name} has neither a PyMC built-in nor a Natural* distribution.")
 
 
